@@ -1,0 +1,93 @@
+"""The child process of a run: load one task file and call its `start()`.
+
+Started by the runner as `python -m autohub_cli.worker TASK_FILE` with cwd = project root and the
+AUTOHUB_* variables set. Exit status: 0 success, 1 an exception (traceback on stderr), or the
+task's own `sys.exit` code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import signal
+import sys
+import threading
+import traceback
+import types
+from pathlib import Path
+
+
+def install_aliases() -> None:
+    """Task files written for the original layout import `task_scheduler.decorators`."""
+    from autohub_cli import decorators
+
+    legacy = types.ModuleType("task_scheduler")
+    legacy.__path__ = []  # a package, so that `task_scheduler.decorators` resolves
+    legacy.decorators = decorators  # type: ignore[attr-defined]
+    sys.modules.setdefault("task_scheduler", legacy)
+    sys.modules.setdefault("task_scheduler.decorators", decorators)
+
+
+def watch_parent(interval: float = 0.5) -> None:
+    """End the whole process group if the supervising tick dies, so no run outlives its owner."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            threading.Event().wait(interval)
+            if os.getppid() != parent:
+                os.killpg(os.getpgid(0), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="autohub-parent-watch", daemon=True).start()
+
+
+def load_task(path: Path) -> types.ModuleType:
+    from autohub_cli.taskfile import strip_bare_frontmatter
+
+    code = strip_bare_frontmatter(path.read_text(encoding="utf-8"))
+    module = types.ModuleType(f"tasks.{path.stem}")
+    module.__file__ = str(path)
+    sys.modules[module.__name__] = module
+    exec(compile(code, str(path), "exec"), module.__dict__)  # noqa: S102 - running the task is the point
+    return module
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    path = Path(args[0]).resolve()
+    root = os.environ.get("AUTOHUB_PROJECT_ROOT", str(path.parent.parent))
+    sys.path.insert(0, root)
+    install_aliases()
+    if os.getpgid(0) == os.getpid():  # we lead our own group: only then is it ours to kill
+        watch_parent()
+    try:
+        module = load_task(path)
+        start = getattr(module, "start", None)
+        if not callable(start):
+            print(f"{path}: no function start() to call", file=sys.stderr)
+            return 1
+        result = start()
+        if inspect.isawaitable(result):
+            asyncio.run(_awaited(result))
+    except SystemExit as exc:
+        code = exc.code
+        if code is None or isinstance(code, int):
+            return code or 0
+        print(code, file=sys.stderr)
+        return 1
+    except BaseException:  # noqa: BLE001 - the traceback is the run's failure report
+        traceback.print_exc()
+        return 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    return 0
+
+
+async def _awaited(awaitable: object) -> object:
+    return await awaitable  # type: ignore[misc]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
