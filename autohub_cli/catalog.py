@@ -43,7 +43,9 @@ def task_files(settings: Settings) -> list[os.DirEntry[str]]:
     try:
         info = folder.stat()
     except FileNotFoundError:
-        raise CatalogError(f"{folder}: the tasks directory does not exist (tasks.directory in {settings.config_file})") from None
+        raise CatalogError(
+            f"{folder}: the tasks directory does not exist (tasks.directory in {settings.config_file})"
+        ) from None
     except OSError as exc:
         raise CatalogError(f"{folder}: cannot read the tasks directory: {exc.strerror}") from None
     if info.st_mode & stat.S_IWOTH:

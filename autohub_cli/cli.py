@@ -34,7 +34,12 @@ app = typer.Typer(
 
 ConfigOption = Annotated[
     Optional[Path],
-    typer.Option("--config", "-c", help="Project folder or its config/config.yaml (default: $AUTOHUB_CONFIG, then the nearest folder above holding config/config.yaml)."),
+    typer.Option(
+        "--config",
+        "-c",
+        help="Project folder or its config/config.yaml "
+        "(default: $AUTOHUB_CONFIG, then the nearest folder above holding config/config.yaml).",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of a table.")]
 
@@ -78,7 +83,9 @@ def parse_time(text: str, settings: Any) -> datetime:
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise typer.BadParameter(f"expected an ISO-8601 time such as 2026-11-27T10:00:00+01:00, found {text!r}") from None
+        raise typer.BadParameter(
+            f"expected an ISO-8601 time such as 2026-11-27T10:00:00+01:00, found {text!r}"
+        ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=resolve_timezone(settings))
     return value.astimezone(timezone.utc)
@@ -104,7 +111,9 @@ def version_callback(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: Annotated[bool, typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version.")
+    ] = False,
 ) -> None:
     """autohub: Python tasks with YAML frontmatter, run by `autohub tick` from cron every minute.
 
@@ -120,7 +129,9 @@ def tick(
     config: ConfigOption = None,
     now: Annotated[Optional[str], typer.Option("--now", help="Pretend the tick starts at this ISO-8601 time.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the decisions; run and write nothing.")] = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when a run failed or a task file is invalid.")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 when a run failed or a task file is invalid.")
+    ] = False,
 ) -> None:
     """Run what is due now, record it, exit. Cron runs this every minute.
 
@@ -199,7 +210,9 @@ def next_slots(
     task: Annotated[str, typer.Argument(help="The task's name.")],
     config: ConfigOption = None,
     count: Annotated[int, typer.Option("-n", "--count", min=1, max=1000, help="How many slots.")] = 5,
-    after: Annotated[Optional[str], typer.Option("--after", help="Start after this ISO-8601 time (default now).")] = None,
+    after: Annotated[
+        Optional[str], typer.Option("--after", help="Start after this ISO-8601 time (default now).")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """The next N slots of a task, strictly after a time.
@@ -324,3 +337,7 @@ def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
+
+
+# Command groups that live in their own modules register themselves on `app` when imported.
+from . import cli_ops  # noqa: E402,F401

@@ -149,7 +149,7 @@ def load_settings(explicit: str | os.PathLike[str] | None = None, cwd: Path | No
         raise ConfigError(f"{config_file}: cannot read ({exc.strerror})") from None
     try:
         data = load_yaml_text(text)
-    except Exception as exc:  # yaml.YAMLError and its C twin
+    except Exception as exc:  # noqa: BLE001 - yaml.YAMLError and its C twin
         raise ConfigError(f"{config_file}: not valid YAML: {_one_line(exc)}") from None
     if data is None:
         data = {}
@@ -218,7 +218,9 @@ def parse_settings(data: dict[str, Any], *, root: Path, config_file: Path) -> Se
             sections["notify"] = value or {}
             continue
         if section not in _SECTIONS:
-            warnings.append(f"{config_file}: unknown section {section!r}{_did_you_mean(section, [*_SECTIONS, 'notify'])}")
+            warnings.append(
+                f"{config_file}: unknown section {section!r}{_did_you_mean(section, [*_SECTIONS, 'notify'])}"
+            )
             continue
         if value is None:
             continue
@@ -343,7 +345,7 @@ def local_zone() -> Any:
     if name:
         try:
             return ZoneInfo(name)
-        except Exception:  # noqa: BLE001 - fall through to tzlocal
+        except Exception:  # noqa: BLE001, S110 - not an IANA name: ask tzlocal instead
             pass
     try:
         import tzlocal

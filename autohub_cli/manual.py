@@ -30,7 +30,11 @@ def run_now(settings: Any, task: str, *, force: bool = False, echo: LineSink | N
                 raise RunRefused(f"{task} is invalid: {catalog.errors[task].message}")
             raise RunRefused(f"unknown task {task!r}; known tasks: {', '.join(catalog.names()) or '(none)'}")
         now = datetime.now(UTC)
-        busy = [r for r in store.open_runs() if r.task == task and r.status == "running" and run_alive(r.owner, r.lease_until, now)]
+        busy = [
+            r
+            for r in store.open_runs()
+            if r.task == task and r.status == "running" and run_alive(r.owner, r.lease_until, now)
+        ]
         if busy and not force:
             ids = ", ".join(str(r.id) for r in busy)
             raise RunRefused(f"{task} is running (run {ids}); wait for it, or pass --force to run another at once")

@@ -127,7 +127,9 @@ class Store(Protocol):
     def tasks(self) -> dict[str, TaskRow]: ...
     def save_task(self, row: TaskRow) -> None: ...
     def open_runs(self) -> list[Run]: ...
-    def insert_run(self, task: str, slot: datetime, attempt: int, trigger: str, status: str, **extra: Any) -> int | None: ...
+    def insert_run(
+        self, task: str, slot: datetime, attempt: int, trigger: str, status: str, **extra: Any
+    ) -> int | None: ...
     def finish_run(self, run_id: int, outcome: Outcome) -> None: ...
     def history(self, task: str | None, limit: int) -> list[Run]: ...
 
@@ -225,7 +227,9 @@ class SQLiteStore:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+            self.db = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"{path}: cannot open the state database: {exc}") from None
         self.db.row_factory = sqlite3.Row
@@ -298,7 +302,8 @@ class SQLiteStore:
     def save_task(self, row: TaskRow) -> None:
         with self._guard():
             self.db.execute(
-                "INSERT INTO tasks (name, title, schedule_key, enabled, paused, cursor, next_slot, seen_at, removed_at, error)"
+                "INSERT INTO tasks (name, title, schedule_key, enabled, paused, cursor, next_slot, seen_at,"
+                " removed_at, error)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(name) DO UPDATE SET title = excluded.title, schedule_key = excluded.schedule_key,"
                 " enabled = excluded.enabled, paused = excluded.paused, cursor = excluded.cursor,"
@@ -321,7 +326,8 @@ class SQLiteStore:
     def set_paused(self, names: list[str], paused: bool) -> int:
         with self._guard():
             marks = ",".join("?" * len(names))
-            cur = self.db.execute(f"UPDATE tasks SET paused = ? WHERE name IN ({marks})", (int(paused), *names))
+            sql = f"UPDATE tasks SET paused = ? WHERE name IN ({marks})"  # noqa: S608 - only placeholders
+            cur = self.db.execute(sql, (int(paused), *names))
             return cur.rowcount
 
     def earliest_next_slot(self) -> datetime | None:
@@ -392,7 +398,7 @@ class SQLiteStore:
         with self._guard():
             marks = ",".join("?" * len(run_ids))
             self.db.execute(
-                f"UPDATE runs SET lease_until = ? WHERE status = 'running' AND id IN ({marks})",
+                f"UPDATE runs SET lease_until = ? WHERE status = 'running' AND id IN ({marks})",  # noqa: S608
                 (ts(now + LEASE), *run_ids),
             )
 
@@ -441,7 +447,8 @@ class SQLiteStore:
             where.append("status != 'skipped'")
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         with self._guard():
-            rows = self.db.execute(f"SELECT * FROM runs {clause} ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
+            sql = f"SELECT * FROM runs {clause} ORDER BY id DESC LIMIT ?"  # noqa: S608 - fixed clauses, values bound
+            rows = self.db.execute(sql, (*args, limit)).fetchall()
         return [_run(r) for r in rows]
 
     def runs_between(self, task: str, start: datetime, end: datetime) -> list[Run]:
@@ -531,6 +538,80 @@ class SQLiteStore:
                 [(p, m, s, r) for p, (m, s, r) in entries.items()],
             )
             self.db.executemany("DELETE FROM parse_cache WHERE path = ?", [(p,) for p in gone])
+
+    # --- operator queries (status, explain, reset) ---
+
+    def task_row(self, name: str) -> TaskRow | None:
+        with self._guard():
+            row = self.db.execute("SELECT * FROM tasks WHERE name = ?", (name,)).fetchone()
+        return _task_row(row) if row else None
+
+    def last_runs(self) -> dict[str, Run]:
+        """Each task's newest run that started (not a skipped slot, not a pending retry)."""
+        with self._guard():
+            rows = self.db.execute(
+                "SELECT * FROM runs WHERE id IN (SELECT max(id) FROM runs"
+                " WHERE status NOT IN ('skipped', 'pending') GROUP BY task)"
+            ).fetchall()
+        return {r["task"]: _run(r) for r in rows}
+
+    def newest_run(self, task: str) -> Run | None:
+        with self._guard():
+            row = self.db.execute(
+                "SELECT * FROM runs WHERE task = ? AND status NOT IN ('skipped', 'pending') ORDER BY id DESC LIMIT 1",
+                (task,),
+            ).fetchone()
+        return _run(row) if row else None
+
+    def failure_streak(self, task: str, limit: int = 1000) -> int:
+        """How many of the task's newest finished runs failed in a row (retries count as runs)."""
+        with self._guard():
+            rows = self.db.execute(
+                "SELECT status FROM runs WHERE task = ? AND status NOT IN ('skipped', 'pending', 'running')"
+                " ORDER BY id DESC LIMIT ?",
+                (task, limit),
+            ).fetchall()
+        streak = 0
+        for r in rows:
+            if r[0] == "success":
+                break
+            streak += 1
+        return streak
+
+    def skips_before(self, task: str, slot: datetime, limit: int = 1) -> list[Run]:
+        """The task's newest skipped rows whose slot is at or before `slot` (for overdue summaries)."""
+        with self._guard():
+            rows = self.db.execute(
+                "SELECT * FROM runs WHERE task = ? AND status = 'skipped' AND slot <= ? ORDER BY slot DESC LIMIT ?",
+                (task, ts(slot), limit),
+            ).fetchall()
+        return [_run(r) for r in rows]
+
+    def ensure_task_row(self, name: str, title: str, now: datetime) -> bool:
+        """A row for a task no tick has seen yet, so it can be paused; the next tick plans it as first seen."""
+        with self._guard():
+            cur = self.db.execute(
+                "INSERT OR IGNORE INTO tasks (name, title, schedule_key, enabled, paused, cursor, next_slot, seen_at)"
+                " VALUES (?, ?, NULL, 1, 0, NULL, ?, ?)",
+                (name, title, ts(now), ts(now)),
+            )
+            return cur.rowcount == 1
+
+    def set_cursor(self, name: str, cursor: datetime, next_slot: datetime | None) -> None:
+        """`autohub reset`: the last handled slot moves to `cursor`; nothing else about the task changes."""
+        with self._guard():
+            self.db.execute(
+                "UPDATE tasks SET cursor = ?, next_slot = ? WHERE name = ?", (ts(cursor), ts(next_slot), name)
+            )
+
+    def probe_write(self) -> None:
+        """Prove the database accepts a write (file and folder permissions, disk), then undo it."""
+        with self._guard():
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", ("doctor_probe", "1"))
+            finally:
+                self.db.execute("ROLLBACK")
 
 
 def _statements(script: str) -> list[str]:

@@ -203,7 +203,9 @@ def _row(
     )
 
 
-def _claim(store: SQLiteStore, spec: Any, plan: TaskPlan, owner: Owner, tick_id: int | None, now: datetime) -> list[Job]:
+def _claim(
+    store: SQLiteStore, spec: Any, plan: TaskPlan, owner: Owner, tick_id: int | None, now: datetime
+) -> list[Job]:
     jobs = []
     for d in plan.decisions:
         if d.action == RUN:
@@ -296,7 +298,13 @@ class _Executor:
         not_before = outcome.finished_at + timedelta(seconds=job.spec.retry_delay)
         with self.store.transaction():
             retry_id = self.store.insert_run(
-                job.spec.name, job.slot, job.attempt + 1, "retry", "pending", not_before=not_before, tick_id=self.tick_id
+                job.spec.name,
+                job.slot,
+                job.attempt + 1,
+                "retry",
+                "pending",
+                not_before=not_before,
+                tick_id=self.tick_id,
             )
         if retry_id is None or not_before > self.deadline:
             return None  # a later tick takes it: the retry is in the state, not in this process
@@ -313,7 +321,12 @@ class _Executor:
             try:
                 self.store.heartbeat(ids, self.clock())
             except Exception as exc:  # noqa: BLE001 - a missed heartbeat must not stop the runs
-                logfiles.append(self.settings.logs_dir, "scheduler.log", logfiles.format_line("WARNING", None, f"heartbeat failed: {exc}"), self.settings.logging)
+                logfiles.append(
+                    self.settings.logs_dir,
+                    "scheduler.log",
+                    logfiles.format_line("WARNING", None, f"heartbeat failed: {exc}"),
+                    self.settings.logging,
+                )
 
 
 def _maintain(store: SQLiteStore, settings: Settings, now: datetime) -> None:
@@ -328,7 +341,9 @@ def _maintain(store: SQLiteStore, settings: Settings, now: datetime) -> None:
 
 def _log(settings: Settings, level: str, message: str) -> None:
     if logfiles.level_enabled(level, settings.logging):
-        logfiles.append(settings.logs_dir, settings.logging.file, logfiles.format_line(level, None, message), settings.logging)
+        logfiles.append(
+            settings.logs_dir, settings.logging.file, logfiles.format_line(level, None, message), settings.logging
+        )
 
 
 def _log_decisions(settings: Settings, report: TickReport) -> None:

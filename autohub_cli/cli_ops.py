@@ -1,0 +1,1 @@
+"""Operator commands (status, reset, logs, explain, pause/resume, cron, doctor) register here."""
