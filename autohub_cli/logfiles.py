@@ -11,6 +11,7 @@ Stdlib only and nothing heavy at import time: the runner and every helper call i
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import sys
@@ -36,9 +37,7 @@ def level_enabled(level: str, policy: LoggingSettings | None) -> bool:
     return LEVELS.get(level.upper(), 20) >= threshold
 
 
-def format_line(
-    level: str, title: str | None, message: str, when: datetime | None = None
-) -> str:
+def format_line(level: str, title: str | None, message: str, when: datetime | None = None) -> str:
     """`2026-11-27 10:00:00,123 INFO [Title] message`, in local time.
 
     Every line of a multi-line message gets the full prefix, so `grep '[Title]'` finds a whole
@@ -54,9 +53,7 @@ def format_line(
     return "\n".join(head + line for line in str(message).splitlines() or [""])
 
 
-def append(
-    log_dir: Path, file_name: str, text: str, policy: LoggingSettings | None = None
-) -> None:
+def append(log_dir: Path, file_name: str, text: str, policy: LoggingSettings | None = None) -> None:
     """Append `text` and a newline to `log_dir/file_name`, rotating first when `policy` says so.
 
     Never raises for an OS error (full disk, permissions): a log that cannot be written must not
@@ -88,9 +85,9 @@ def decode_run_line(line: str) -> tuple[str, str] | None:
 
 
 def _append(path: Path, data: bytes, policy: LoggingSettings | None) -> None:
-    rotating = policy is not None and policy.rotation in ("daily", "size")
+    rotation = policy if policy is not None and policy.rotation in ("daily", "size") else None
     # daily rotation reads the file's first line through the same descriptor
-    access = os.O_RDWR if rotating and policy.rotation == "daily" else os.O_WRONLY
+    access = os.O_RDWR if rotation is not None and rotation.rotation == "daily" else os.O_WRONLY
     flags = access | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
     for attempt in range(_ATTEMPTS):
         try:
@@ -100,11 +97,10 @@ def _append(path: Path, data: bytes, policy: LoggingSettings | None) -> None:
             fd = os.open(path, flags, 0o666)
         try:
             if attempt < _ATTEMPTS - 1:
-                if rotating and _due(fd, policy, len(data)):
-                    # after a failed rotation, write to the file as it is rather than lose the line
-                    rotating = _rotate(path, policy, len(data))
-                    if rotating:
+                if rotation is not None and _due(fd, rotation, len(data)):
+                    if _rotate(path, rotation, len(data)):
                         continue
+                    rotation = None  # it failed: write to the file as it is rather than lose the line
                 if not _is_current(fd, path):
                     continue
             _write_all(fd, data)
@@ -200,14 +196,9 @@ def _prune(path: Path, retention_days: int) -> None:
     prefix = path.name + "."
     with os.scandir(path.parent) as entries:
         for entry in entries:
-            if (
-                _is_rotated(entry.name, prefix)
-                and entry.stat(follow_symlinks=False).st_mtime < cutoff
-            ):
-                try:
+            if _is_rotated(entry.name, prefix) and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                with contextlib.suppress(FileNotFoundError):  # another writer pruned it first
                     os.unlink(entry.path)
-                except FileNotFoundError:
-                    pass
 
 
 def _is_rotated(name: str, prefix: str) -> bool:

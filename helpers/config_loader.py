@@ -12,6 +12,7 @@ Differences from the original, on purpose:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from functools import cache
@@ -44,24 +45,20 @@ def load_config(config_name: str = "config.yaml") -> dict:
     import yaml
 
     try:
-        # the C loader is several times faster; both are safe loaders
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        # the C loader is several times faster than the pure-Python one
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         _log_error(f"config {path}: not valid YAML: {' '.join(str(exc).split())}")
         return {}
     if data is None:
         return {}
     if not isinstance(data, dict):
-        _log_error(
-            f"config {path}: expected a mapping at the top, found {type(data).__name__}"
-        )
+        _log_error(f"config {path}: expected a mapping at the top, found {type(data).__name__}")
         return {}
     return data
 
 
-def get_config_value(
-    key_path: str, config_name: str = "config.yaml", default: Any = None
-) -> Any:
+def get_config_value(key_path: str, config_name: str = "config.yaml", default: Any = None) -> Any:
     """`a.b.c` looks up nested keys; a numeric part indexes a list (`servers.0.host`)."""
     value: Any = load_config(config_name)
     for part in str(key_path).split("."):
@@ -110,9 +107,7 @@ def save_config(data: Any, config_name: str = "config.yaml") -> bool:
             mode = 0o600 if target.name == SECRETS else 0o644
         import tempfile  # imported here: it costs more than the rest of the helpers
 
-        fd, tmp_name = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-        )
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
@@ -126,10 +121,8 @@ def save_config(data: Any, config_name: str = "config.yaml") -> bool:
         return False
     finally:
         if tmp_name is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
-            except OSError:
-                pass
     return True
 
 
@@ -137,9 +130,7 @@ def list_config_files() -> list[str]:
     """Names of the `*.yaml` files in `config/`, sorted."""
     folder = get_project_root() / "config"
     try:
-        return sorted(
-            p.name for p in folder.iterdir() if p.suffix == ".yaml" and p.is_file()
-        )
+        return sorted(p.name for p in folder.iterdir() if p.suffix == ".yaml" and p.is_file())
     except OSError:
         return []
 
@@ -147,9 +138,7 @@ def list_config_files() -> list[str]:
 def _config_path(config_name: str) -> Path:
     name = Path(os.fspath(config_name))
     if not str(config_name) or name.is_absolute() or ".." in name.parts:
-        raise ValueError(
-            f"config name {config_name!r} must be a file name inside the config/ folder"
-        )
+        raise ValueError(f"config name {config_name!r} must be a file name inside the config/ folder")
     return get_project_root() / "config" / name
 
 
@@ -181,9 +170,7 @@ def _warn_readable_secrets(path: str, mode: int) -> None:
     """Cached so the warning appears once per process (and again only if the mode changes)."""
     from .task_logging import log_warning
 
-    log_warning(
-        f"{path} is readable by group or others (mode {mode:04o}): run chmod 600 {path}"
-    )
+    log_warning(f"{path} is readable by group or others (mode {mode:04o}): run chmod 600 {path}")
 
 
 def _log_error(message: str) -> None:

@@ -15,6 +15,7 @@ Differences from the original, on purpose:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -87,21 +88,14 @@ def execute_cli_command(
 
     argv: str | list[str]
     if shell:
-        argv = (
-            command
-            if isinstance(command, str)
-            else shlex.join(str(part) for part in command)
-        )
+        argv = command if isinstance(command, str) else shlex.join(str(part) for part in command)
     elif isinstance(command, str):
         try:
             argv = shlex.split(command)
         except ValueError as exc:
             return _result(command=command, error=f"cannot parse command: {exc}")
     else:
-        argv = [
-            os.fspath(part) if isinstance(part, os.PathLike) else str(part)
-            for part in command
-        ]
+        argv = [os.fspath(part) if isinstance(part, os.PathLike) else str(part) for part in command]
     if not argv:
         return _result(command=command, error="empty command")
     result = _run(
@@ -127,11 +121,7 @@ def process_execution_results(results: Sequence[dict[str, Any]]) -> dict[str, An
     total = len(results)
     errors, outputs, elapsed = [], [], 0.0
     for index, result in enumerate(results):
-        result = (
-            result
-            if isinstance(result, dict)
-            else {"error": f"not an execution result: {result!r}"}
-        )
+        result = result if isinstance(result, dict) else {"error": f"not an execution result: {result!r}"}
         target = result.get("script_path") or result.get("command")
         elapsed += float(result.get("execution_time") or 0.0)
         success = bool(result.get("success"))
@@ -246,6 +236,8 @@ def _run(
     except (OSError, ValueError, TypeError) as exc:
         result["error"] = _start_error(argv, cwd, exc)
         return result
+    stdout: bytes | None
+    stderr: bytes | None
     try:
         stdout, stderr = process.communicate(timeout=timeout)
         timed_out = False
@@ -277,10 +269,8 @@ def _stop(process: Any) -> tuple[bytes | None, bytes | None]:
 
     partial: tuple[bytes | None, bytes | None] = (None, None)
     for sig, grace in ((signal.SIGTERM, _TERM_GRACE), (signal.SIGKILL, _KILL_GRACE)):
-        try:
+        with contextlib.suppress(OSError):  # the group is already gone
             os.killpg(process.pid, sig)
-        except OSError:  # the group is already gone
-            pass
         try:
             return process.communicate(timeout=grace)
         except subprocess.TimeoutExpired as exc:
@@ -293,9 +283,7 @@ def _stop(process: Any) -> tuple[bytes | None, bytes | None]:
     return partial
 
 
-def _start_error(
-    argv: str | list[str], cwd: str | os.PathLike | None, exc: BaseException
-) -> str:
+def _start_error(argv: str | list[str], cwd: str | os.PathLike | None, exc: BaseException) -> str:
     program = argv if isinstance(argv, str) else argv[0]
     if isinstance(exc, FileNotFoundError):
         if cwd is not None and not Path(cwd).is_dir():

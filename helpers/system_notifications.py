@@ -45,9 +45,7 @@ def send_notification(
         "timestamp": datetime.now().isoformat(),
     }
     try:
-        if sys.platform.startswith("linux") and not (
-            os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-        ):
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             reason = "no display (neither DISPLAY nor WAYLAND_DISPLAY is set)"
         else:
             method, attempt = _backend()
@@ -98,9 +96,7 @@ def send_and_log_notification(
     log_dir: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """`send_notification`, then `log_notification`; the result gains `log_file`."""
-    result = send_notification(
-        title, message, timeout=timeout, urgency=urgency, app_name=app_name
-    )
+    result = send_notification(title, message, timeout=timeout, urgency=urgency, app_name=app_name)
     result["log_file"] = str(log_notification(title, message, result, log_dir))
     return result
 
@@ -158,9 +154,7 @@ def _command(argv: list[str]) -> str | None:
     import subprocess
 
     try:
-        done = subprocess.run(
-            argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=10, check=False
-        )
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError) as exc:
         return str(exc)
     if done.returncode != 0:

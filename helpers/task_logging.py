@@ -20,6 +20,7 @@ import sys
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from autohub_cli import logfiles
@@ -48,9 +49,7 @@ def log(
         if logfiles.LEVELS[level_name] >= logfiles.LEVELS["ERROR"]:
             import traceback
 
-            lines = traceback.format_exception(
-                type(exception), exception, exception.__traceback__
-            )
+            lines = traceback.format_exception(type(exception), exception, exception.__traceback__)
             text += "\n" + "".join(lines).rstrip("\n")
     _emit(level_name, task_name, text)
 
@@ -89,9 +88,7 @@ def log_task_start(task_name: str | None = None, **kw: Any) -> None:
     log("Task started", "INFO", task_name, extra_data=kw)
 
 
-def log_task_complete(
-    task_name: str | None = None, duration: float | None = None, **kw: Any
-) -> None:
+def log_task_complete(task_name: str | None = None, duration: float | None = None, **kw: Any) -> None:
     suffix = ""
     if isinstance(duration, (int, float)):
         suffix = f" in {duration:.2f}s"
@@ -126,9 +123,7 @@ def log_execution_result(
     log(f"{operation}: {outcome}", level, task_name, extra_data=details)
 
 
-def log_structured_data(
-    event_type: str, data: Any, task_name: str | None = None, level: str = "INFO"
-) -> None:
+def log_structured_data(event_type: str, data: Any, task_name: str | None = None, level: str = "INFO") -> None:
     """`STRUCTURED_EVENT: {"event_type", "timestamp", "data"}` as one line of JSON for machines to grep.
 
     ASCII-escaped, so no character in `data` can split the line.
@@ -158,14 +153,10 @@ class TaskLogger:
     def warning(self, message: Any, **extra: Any) -> None:
         log(message, "WARNING", self.name, extra_data=extra)
 
-    def error(
-        self, message: Any, exception: BaseException | None = None, **extra: Any
-    ) -> None:
+    def error(self, message: Any, exception: BaseException | None = None, **extra: Any) -> None:
         log(message, "ERROR", self.name, extra_data=extra, exception=exception)
 
-    def critical(
-        self, message: Any, exception: BaseException | None = None, **extra: Any
-    ) -> None:
+    def critical(self, message: Any, exception: BaseException | None = None, **extra: Any) -> None:
         log(message, "CRITICAL", self.name, extra_data=extra, exception=exception)
 
 
@@ -185,11 +176,8 @@ def get_calling_task_name() -> str:
         return given
     root = get_project_root()
     settings = _settings(root)
-    tasks_dir = (
-        os.path.realpath(settings.tasks_dir if settings is not None else root / "tasks")
-        + os.sep
-    )
-    frame = sys._getframe(1)
+    tasks_dir = os.path.realpath(settings.tasks_dir if settings is not None else root / "tasks") + os.sep
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         file_name = frame.f_code.co_filename
         if not file_name.startswith("<"):
@@ -288,9 +276,7 @@ def _frontmatter_block(text: str) -> str | None:
     """The YAML between the first two `---` lines, inside a leading docstring or bare at the top."""
     lines = text.lstrip("\ufeff").splitlines()
     i = 0
-    while i < len(lines) and (
-        not lines[i].strip() or lines[i].lstrip().startswith("#")
-    ):
+    while i < len(lines) and (not lines[i].strip() or lines[i].lstrip().startswith("#")):
         i += 1
     if i < len(lines) and lines[i].strip().lstrip("rRuU") in ('"""', "'''"):
         i += 1
