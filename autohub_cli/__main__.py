@@ -1,6 +1,6 @@
 """`python -m autohub_cli` is the `autohub` command."""
 
-from .cli import app
+from .entry import main
 
 if __name__ == "__main__":
-    app(prog_name="autohub")
+    main()

@@ -11,11 +11,13 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .config import Settings
-from .taskfile import TaskError, TaskSpec, parse_file
+
+if TYPE_CHECKING:
+    from .taskfile import TaskError, TaskSpec
 
 CACHE_FORMAT = f"{__version__}/1"
 
@@ -29,6 +31,8 @@ class Catalog:
     specs: dict[str, TaskSpec]
     errors: dict[str, TaskError]
     changed: frozenset[str] = frozenset()  # names whose file was (re)read on this load
+    # (fresh entries, vanished paths) for the parse cache; the tick saves them with its own writes
+    cache_updates: tuple[dict[str, tuple[int, int, str]], list[str]] = ({}, [])
 
     def names(self) -> list[str]:
         return sorted({*self.specs, *self.errors})
@@ -36,6 +40,33 @@ class Catalog:
     def warnings(self) -> list[str]:
         found = [w for s in self.specs.values() for w in s.warnings]
         return found + [w for e in self.errors.values() for w in e.warnings]
+
+
+@dataclass(frozen=True)
+class FileStat:
+    path: str
+    mtime_ns: int
+    size: int
+    mode: int
+
+
+def scan(settings: Settings) -> list[FileStat]:
+    """The task files and one `stat` of each: all a warm tick looks at when nothing changed."""
+    out = []
+    for entry in task_files(settings):
+        st = entry.stat()
+        out.append(FileStat(entry.path, st.st_mtime_ns, st.st_size, st.st_mode))
+    return out
+
+
+def fingerprint(files: list[FileStat]) -> str:
+    """Changes when a task file is added, removed or modified."""
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=16)
+    for f in sorted(files, key=lambda f: f.path):
+        digest.update(f"{f.path}\0{f.mtime_ns}\0{f.size}\0{f.mode}\n".encode())
+    return digest.hexdigest()
 
 
 def task_files(settings: Settings) -> list[os.DirEntry[str]]:
@@ -67,18 +98,21 @@ def task_files(settings: Settings) -> list[os.DirEntry[str]]:
     return entries
 
 
-def load_catalog(settings: Settings, store: Any | None = None, *, save: bool = True) -> Catalog:
+def load_catalog(
+    settings: Settings, store: Any | None = None, *, files: list[FileStat] | None = None, save: bool = True
+) -> Catalog:
     """Parse every task file, reusing the store's cache for files whose (mtime, size) did not change."""
+    from .taskfile import TaskError, TaskSpec, parse_file
+
     cache = store.parse_cache() if store is not None else {}
     fresh: dict[str, tuple[int, int, str]] = {}
     specs: dict[str, TaskSpec] = {}
     errors: dict[str, TaskError] = {}
     seen = set()
-    for entry in task_files(settings):
-        st = entry.stat()
-        path = entry.path
+    for st in scan(settings) if files is None else files:
+        path = st.path
         seen.add(path)
-        if st.st_mode & stat.S_IWOTH:
+        if st.mode & stat.S_IWOTH:
             errors[Path(path).stem] = TaskError(
                 Path(path).stem,
                 path,
@@ -87,11 +121,11 @@ def load_catalog(settings: Settings, store: Any | None = None, *, save: bool = T
             continue
         cached = cache.get(path)
         result: TaskSpec | TaskError | None = None
-        if cached and cached[0] == st.st_mtime_ns and cached[1] == st.st_size:
+        if cached and cached[0] == st.mtime_ns and cached[1] == st.size:
             result = _decode(cached[2])
         if result is None:
             result = parse_file(Path(path))
-            fresh[path] = (st.st_mtime_ns, st.st_size, _encode(result))
+            fresh[path] = (st.mtime_ns, st.size, _encode(result))
         if isinstance(result, TaskSpec):
             specs[result.name] = result
         else:
@@ -101,15 +135,19 @@ def load_catalog(settings: Settings, store: Any | None = None, *, save: bool = T
         with store.transaction():
             store.save_parse_cache(fresh, gone)
     changed = frozenset(Path(p).stem for p in fresh)
-    return Catalog(specs, errors, changed)
+    return Catalog(specs, errors, changed, (fresh, gone))
 
 
 def _encode(result: TaskSpec | TaskError) -> str:
+    from .taskfile import TaskSpec
+
     kind = "spec" if isinstance(result, TaskSpec) else "error"
     return json.dumps({"format": CACHE_FORMAT, "kind": kind, "data": result.to_dict()})
 
 
 def _decode(text: str) -> TaskSpec | TaskError | None:
+    from .taskfile import TaskError, TaskSpec
+
     try:
         blob = json.loads(text)
         if blob.get("format") != CACHE_FORMAT:

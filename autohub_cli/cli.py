@@ -78,17 +78,14 @@ def settings_for(config: Path | None) -> Any:
 
 def parse_time(text: str, settings: Any) -> datetime:
     """ISO-8601; without an offset it is read in the scheduler's zone."""
-    from .config import resolve_timezone
+    from .config import parse_time as parse, resolve_timezone
 
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse(text, resolve_timezone(settings))  # type: ignore[no-any-return]
     except ValueError:
         raise typer.BadParameter(
             f"expected an ISO-8601 time such as 2026-11-27T10:00:00+01:00, found {text!r}"
         ) from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=resolve_timezone(settings))
-    return value.astimezone(timezone.utc)
 
 
 def local(dt: datetime | None, settings: Any) -> str:
@@ -129,31 +126,15 @@ def tick(
     config: ConfigOption = None,
     now: Annotated[Optional[str], typer.Option("--now", help="Pretend the tick starts at this ISO-8601 time.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the decisions; run and write nothing.")] = False,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Exit 1 when a run failed or a task file is invalid.")
-    ] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when a run failed or a task file is invalid.")] = False,
 ) -> None:
     """Run what is due now, record it, exit. Cron runs this every minute.
 
     Example: autohub tick --dry-run --now 2026-11-27T10:00
     """
-    from .tick import run_tick
+    from .entry import tick_main
 
-    with user_errors():
-        settings = settings_for(config)
-        when = parse_time(now, settings) if now else None
-        report = run_tick(settings, now=when, dry_run=dry_run)
-    err = console(stderr=True)
-    for warning in report.warnings:
-        err.print(f"warning: {warning}", markup=False)
-    for message in report.invalid:
-        err.print(f"invalid task: {message}", markup=False)
-    if dry_run:
-        render_decisions(report, settings)
-    for job, outcome in report.failed:
-        err.print(f"{job.spec.name}: {outcome.status}: {outcome.reason}", markup=False)
-    if strict and (report.failed or report.invalid):
-        raise typer.Exit(FAILED)
+    raise typer.Exit(tick_main(str(config) if config else None, now, dry_run, strict))
 
 
 def render_decisions(report: Any, settings: Any) -> None:

@@ -56,8 +56,11 @@ class VirtualEnvSettings:
     path: str | None = None  # None = the environment autohub runs in
     python_executable: str = "python3"
     auto_install: bool = True
-    index_url: str | None = None
+    index_url: str | None = None  # a package index URL, or a local folder of wheels (used with --no-index)
     install_timeout: int = 600
+    find_links: tuple[str, ...] = ()  # extra folders/URLs of wheels (--find-links)
+    installer: str = "auto"  # auto (uv when found, else pip) | uv | pip
+    interpreters: tuple[tuple[str, str], ...] = ()  # ("3.12", "/usr/bin/python3.12"): for newer python_version
 
 
 @dataclass(frozen=True)
@@ -139,23 +142,83 @@ def load_yaml_text(text: str) -> Any:
     return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
 
 
-def load_settings(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Settings:
+def load_settings(
+    explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None, *, cached: bool = False
+) -> Settings:
+    """Find and validate the project's settings.
+
+    With `cached`, the parsed YAML is kept as JSON in state/.config-cache.json keyed by the file's
+    mtime and size, so that a tick whose config did not change does not import the YAML library.
+    """
     root = find_root(explicit, cwd)
     given = explicit or os.environ.get("AUTOHUB_CONFIG")
     config_file = Path(given).expanduser().resolve() if given and Path(given).is_file() else root / CONFIG_RELATIVE
     try:
-        text = config_file.read_text(encoding="utf-8")
+        st = config_file.stat()
     except OSError as exc:
         raise ConfigError(f"{config_file}: cannot read ({exc.strerror})") from None
+    key = [str(config_file), st.st_mtime_ns, st.st_size]
+    cache = root / "state" / ".config-cache.json"
+    data = _read_cache(cache, key) if cached else None
+    if data is None:
+        data = _read_config(config_file)
+        if cached:
+            _write_cache(cache, key, data)
+    return parse_settings(data, root=root, config_file=config_file)
+
+
+def _read_config(config_file: Path) -> dict[str, Any]:
+    try:
+        text = config_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{config_file}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
     try:
         data = load_yaml_text(text)
     except Exception as exc:  # noqa: BLE001 - yaml.YAMLError and its C twin
         raise ConfigError(f"{config_file}: not valid YAML: {_one_line(exc)}") from None
     if data is None:
-        data = {}
+        return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{config_file}: expected a mapping of sections, found {_kind(data)}")
-    return parse_settings(data, root=root, config_file=config_file)
+    return data
+
+
+def _read_cache(cache: Path, key: list[Any]) -> dict[str, Any] | None:
+    import json
+
+    try:
+        blob = json.loads(cache.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(blob, dict) or blob.get("key") != key or not isinstance(blob.get("data"), dict):
+        return None
+    return blob["data"]
+
+
+def _write_cache(cache: Path, key: list[Any], data: dict[str, Any]) -> None:
+    """Best effort: only JSON-exact data is cached, and a failure to write costs nothing but speed."""
+    import json
+
+    try:
+        text = json.dumps({"key": key, "data": data})
+        if json.loads(text)["data"] != data:
+            return
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, cache)
+    except (OSError, TypeError, ValueError):
+        pass
+
+
+def parse_time(text: str, tz: Any) -> Any:
+    """ISO-8601 text -> an aware UTC datetime; without an offset it is read in `tz`. ValueError if bad."""
+    from datetime import datetime, timezone
+
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz)
+    return value.astimezone(timezone.utc)
 
 
 _SECTIONS: dict[str, type] = {
@@ -172,6 +235,8 @@ _FIELDS: dict[str, tuple[Any, str]] = {}
 
 
 def _register() -> None:
+    from . import deps as _deps  # the converters of the dependency keys
+
     def pos(lo: int) -> Any:
         return lambda v: _int(v, lo)
 
@@ -195,6 +260,12 @@ def _register() -> None:
         "virtual_env.auto_install": (_bool, "true or false"),
         "virtual_env.index_url": (_optional_str, "a package index URL string"),
         "virtual_env.install_timeout": (pos(1), "an integer number of seconds >= 1"),
+        "virtual_env.find_links": (_deps.config_find_links, "a folder or URL of wheels, or a list of them"),
+        "virtual_env.installer": (_choice("auto", "uv", "pip"), "one of auto, uv, pip"),
+        "virtual_env.interpreters": (
+            _deps.config_interpreters,
+            'a mapping of Python version to interpreter path, e.g. "3.12": /usr/bin/python3.12',
+        ),
         "tasks.directory": (_str, "a directory path string"),
         "tasks.file_pattern": (_str, 'a glob pattern such as "*.py"'),
         "tasks.include_example_tasks": (_bool, "true or false"),
@@ -339,17 +410,34 @@ def resolve_timezone(settings: Settings) -> Any:
 
 
 def local_zone() -> Any:
+    """The system's zone: $TZ, the /etc/localtime link, /etc/timezone, then tzlocal; UTC if none."""
     from zoneinfo import ZoneInfo
 
-    name = os.environ.get("TZ", "").lstrip(":")
-    if name:
-        try:
-            return ZoneInfo(name)
-        except Exception:  # noqa: BLE001, S110 - not an IANA name: ask tzlocal instead
-            pass
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    try:
+        target = os.readlink("/etc/localtime")
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    try:
+        with open("/etc/timezone", encoding="utf-8") as f:
+            candidates.append(f.read().strip())
+    except OSError:
+        pass
+    for name in candidates:
+        if name:
+            try:
+                return ZoneInfo(name)
+            except Exception:  # noqa: BLE001, S112 - not an IANA name: try the next source
+                continue
     try:
         import tzlocal
 
         return tzlocal.get_localzone()
     except Exception:  # noqa: BLE001 - a machine with no zone configured is UTC
         return ZoneInfo("UTC")
+
+
+def zone_name(tz: Any) -> str:
+    return str(getattr(tz, "key", None) or tz)

@@ -7,12 +7,14 @@ task, it reads the same expression statically from the source (see `taskfile.py`
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing and the schedule module are not needed to *record* an expression
+    from collections.abc import Callable
+    from typing import Any, TypeVar
 
-from .schedule import Chain
+    from .schedule import Chain
 
-F = TypeVar("F", bound=Callable[..., Any])
+    F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Job:
@@ -40,7 +42,8 @@ class Job:
 
 def every(interval: int = 1) -> Job:
     """`every(10).minutes`, `every().day.at("10:30")`, `every().monday.at("09:00", "Europe/Amsterdam")`."""
-    return Job((("every", (interval,)),)) if interval != 1 else Job((("every", ()),))
+    # every(1) is recorded as every(), as the tick reads it; True or 1.0 stay as written (and invalid)
+    return Job((("every", ()),)) if type(interval) is int and interval == 1 else Job((("every", (interval,)),))
 
 
 def cron(expression: str) -> Job:

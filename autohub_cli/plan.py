@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from .schedule import Schedule
-from .taskfile import TaskSpec
+if TYPE_CHECKING:
+    from .schedule import Schedule
+    from .taskfile import TaskSpec
 
 RUN, SKIP = "run", "skip"
 

@@ -330,12 +330,6 @@ class SQLiteStore:
             cur = self.db.execute(sql, (int(paused), *names))
             return cur.rowcount
 
-    def earliest_next_slot(self) -> datetime | None:
-        with self._guard():
-            row = self.db.execute(
-                "SELECT min(next_slot) FROM tasks WHERE removed_at IS NULL AND next_slot IS NOT NULL"
-            ).fetchone()
-        return from_ts(row[0])
 
     # --- runs -----------------------------------------------------------------------------
 
@@ -512,6 +506,17 @@ class SQLiteStore:
             )
             for r in rows
         ]
+
+    def quiet_facts(self) -> tuple[str | None, str | None, int, int, datetime | None]:
+        """(catalog fingerprint, zone, open runs, invalid tasks, earliest next slot) in one query."""
+        with self._guard():
+            row = self.db.execute(
+                "SELECT (SELECT value FROM meta WHERE key = 'catalog'), (SELECT value FROM meta WHERE key = 'zone'),"
+                " (SELECT count(*) FROM runs WHERE status IN ('running', 'pending')),"
+                " (SELECT count(*) FROM tasks WHERE error IS NOT NULL AND removed_at IS NULL),"
+                " (SELECT min(next_slot) FROM tasks WHERE removed_at IS NULL)"
+            ).fetchone()
+        return row[0], row[1], row[2], row[3], from_ts(row[4])
 
     # --- small facts: the zone schedules were planned in, the last backup ------------------
 

@@ -7,25 +7,22 @@ run each slot once), runs the claimed jobs in parallel and records how they ende
 
 from __future__ import annotations
 
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import logfiles
-from .catalog import Catalog, load_catalog
-from .config import Settings, resolve_timezone
-from .plan import RUN, Decision, Prior, TaskPlan, plan_task
+from .catalog import Catalog, FileStat, fingerprint, load_catalog, scan
+from .config import Settings, resolve_timezone, zone_name
 from .procs import Owner, current_owner, run_alive
-from .runner import Job, execute
-from .schedule import compile_chain
-from .store import FAILED, Outcome, Run, SQLiteStore, TaskRow, open_store
+from .store import Outcome, Run, SQLiteStore, TaskRow, open_store
+
+if TYPE_CHECKING:
+    from .plan import Decision, Prior, TaskPlan
+    from .runner import Job
 
 UTC = timezone.utc
-RETRY_WINDOW = 50.0  # seconds of a tick's own minute in which it waits for a retry itself
-HEARTBEAT_SECONDS = 30.0
 PRUNE_EVERY = timedelta(hours=1)
 
 
@@ -46,7 +43,7 @@ class TickReport:
         return {
             "due": len(self.decisions) + sum(1 for j, _ in self.outcomes if j.trigger == "retry"),
             "ran": len(self.outcomes),
-            "skipped": sum(1 for d in self.decisions if d.action != RUN),
+            "skipped": sum(1 for d in self.decisions if d.action != "run"),
             "failed": len(self.failed),
         }
 
@@ -63,6 +60,8 @@ class Clock:
 
 
 def prior_of(row: TaskRow | None, running: int) -> Prior | None:
+    from .plan import Prior
+
     if row is None:
         return None
     return Prior(
@@ -81,18 +80,27 @@ def run_tick(settings: Settings, *, now: datetime | None = None, dry_run: bool =
     owner = current_owner()
     store = open_store(settings)
     try:
-        catalog = load_catalog(settings, store, save=not dry_run)
-        report = TickReport(clock.start, warnings=[*settings.warnings, *catalog.warnings()])
-        report.invalid = [e.message for e in catalog.errors.values()]
+        files = scan(settings)
+        report = TickReport(clock.start)
         if dry_run:
-            _decide(store, catalog, tz, clock.start, settings, owner, None, report, write=False)
+            catalog = load_catalog(settings, store, files=files, save=False)
+            report.warnings = [*settings.warnings, *catalog.warnings()]
+            report.invalid = [e.message for e in catalog.errors.values()]
+            _decide(store, catalog, files, tz, clock.start, settings, owner, None, report, write=False)
             return report
         tick_id = store.start_tick(owner, clock.start, time.monotonic())
         error = None
         try:
-            jobs = _decide(store, catalog, tz, clock.start, settings, owner, tick_id, report, write=True)
-            _log_decisions(settings, report)
-            _Executor(store, settings, owner, tick_id, clock, report).run(jobs)
+            if not _quiet(store, files, tz, clock.start):
+                catalog = load_catalog(settings, store, files=files, save=False)
+                report.warnings = [*settings.warnings, *catalog.warnings()]
+                report.invalid = [e.message for e in catalog.errors.values()]
+                jobs = _decide(store, catalog, files, tz, clock.start, settings, owner, tick_id, report, write=True)
+                _log_decisions(settings, report)
+                if jobs:
+                    from .executor import Executor
+
+                    Executor(store, settings, owner, tick_id, clock, report).run(jobs)
             _maintain(store, settings, clock())
         except BaseException as exc:
             error = str(exc) or type(exc).__name__
@@ -104,9 +112,22 @@ def run_tick(settings: Settings, *, now: datetime | None = None, dry_run: bool =
         store.close()
 
 
+def _quiet(store: SQLiteStore, files: list[FileStat], tz: tzinfo, now: datetime) -> bool:
+    """True when nothing can be due: no task file changed, no run open, no slot at or before now."""
+    catalog, zone, open_runs, invalid, earliest = store.quiet_facts()
+    return (
+        catalog == fingerprint(files)
+        and zone == zone_name(tz)
+        and not open_runs
+        and not invalid
+        and (earliest is None or earliest > now)
+    )
+
+
 def _decide(
     store: SQLiteStore,
     catalog: Catalog,
+    files: list[FileStat],
     tz: tzinfo,
     now: datetime,
     settings: Settings,
@@ -117,7 +138,10 @@ def _decide(
     write: bool,
 ) -> list[Job]:
     """Sync the catalog into the state and claim what is due, in one write transaction."""
-    zone = str(getattr(tz, "key", tz))
+    from .plan import plan_task
+    from .schedule import compile_chain
+
+    zone = zone_name(tz)
     jobs: list[Job] = []
 
     def body() -> None:
@@ -170,6 +194,8 @@ def _decide(
                         jobs.append(job)
             if replan_all:
                 store.set_meta("zone", zone)
+            store.save_parse_cache(*catalog.cache_updates)
+            store.set_meta("catalog", fingerprint(files))
 
     if write:
         with store.transaction():
@@ -206,9 +232,11 @@ def _row(
 def _claim(
     store: SQLiteStore, spec: Any, plan: TaskPlan, owner: Owner, tick_id: int | None, now: datetime
 ) -> list[Job]:
+    from .runner import Job
+
     jobs = []
     for d in plan.decisions:
-        if d.action == RUN:
+        if d.action == "run":
             run_id = store.insert_run(d.task, d.slot, 1, d.trigger, "running", owner=owner, tick_id=tick_id, now=now)
             if run_id is not None:
                 jobs.append(Job(run_id, spec, d.slot, 1, d.trigger))
@@ -226,6 +254,8 @@ def _claim_retry(
         return None
     if not store.claim_pending(run.id, owner, now, tick_id):
         return None
+    from .runner import Job
+
     return Job(run.id, spec, run.slot, run.attempt, "retry")
 
 
@@ -234,99 +264,6 @@ def _abandon_reason(run: Run) -> str:
     if owner is None:
         return "abandoned: no owner was recorded"
     return f"abandoned: the process that ran it (pid {owner.pid} on {owner.host}) is gone"
-
-
-class _Executor:
-    """Runs the claimed jobs: tasks in parallel up to max_parallel, one task's slots in order."""
-
-    def __init__(
-        self, store: SQLiteStore, settings: Settings, owner: Owner, tick_id: int, clock: Clock, report: TickReport
-    ) -> None:
-        self.store = store
-        self.settings = settings
-        self.owner = owner
-        self.tick_id = tick_id
-        self.clock = clock
-        self.report = report
-        self.active: set[int] = set()
-        self.lock = threading.Lock()
-        self.deadline = clock.start + timedelta(seconds=RETRY_WINDOW)
-
-    def run(self, jobs: list[Job]) -> None:
-        if not jobs:
-            return
-        groups: dict[str, list[Job]] = {}
-        for job in sorted(jobs, key=lambda j: j.slot):
-            groups.setdefault(job.spec.name, []).append(job)
-        stop = threading.Event()
-        beat = threading.Thread(target=self._heartbeat, args=(stop,), daemon=True)
-        beat.start()
-        try:
-            workers = max(1, min(self.settings.scheduler.max_parallel, len(groups)))
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="autohub-run") as pool:
-                for future in [pool.submit(self._run_group, group) for group in groups.values()]:
-                    future.result()
-        finally:
-            stop.set()
-
-    def _run_group(self, group: list[Job]) -> None:
-        for job in group:
-            next_job: Job | None = job
-            while next_job is not None:
-                next_job = self._run_one(next_job)
-
-    def _run_one(self, job: Job) -> Job | None:
-        """Run a job; when it failed and may retry within this tick's window, wait and return the retry."""
-        with self.lock:
-            self.active.add(job.run_id)
-        try:
-            outcome = execute(
-                job,
-                self.settings,
-                clock=self.clock,
-                on_start=lambda pid: self.store.mark_started(job.run_id, pid, self.clock()),
-            )
-        finally:
-            with self.lock:
-                self.active.discard(job.run_id)
-        self.store.finish_run(job.run_id, outcome)
-        with self.lock:
-            self.report.outcomes.append((job, outcome))
-        _log_outcome(self.settings, job, outcome)
-        if outcome.status not in FAILED or job.attempt > job.spec.retry_count:
-            return None
-        not_before = outcome.finished_at + timedelta(seconds=job.spec.retry_delay)
-        with self.store.transaction():
-            retry_id = self.store.insert_run(
-                job.spec.name,
-                job.slot,
-                job.attempt + 1,
-                "retry",
-                "pending",
-                not_before=not_before,
-                tick_id=self.tick_id,
-            )
-        if retry_id is None or not_before > self.deadline:
-            return None  # a later tick takes it: the retry is in the state, not in this process
-        time.sleep(max(0.0, (not_before - self.clock()).total_seconds()))
-        now = self.clock()
-        if not self.store.claim_pending(retry_id, self.owner, now, self.tick_id):
-            return None
-        return Job(retry_id, job.spec, job.slot, job.attempt + 1, "retry")
-
-    def _heartbeat(self, stop: threading.Event) -> None:
-        while not stop.wait(HEARTBEAT_SECONDS):
-            with self.lock:
-                ids = list(self.active)
-            try:
-                self.store.heartbeat(ids, self.clock())
-            except Exception as exc:  # noqa: BLE001 - a missed heartbeat must not stop the runs
-                logfiles.append(
-                    self.settings.logs_dir,
-                    "scheduler.log",
-                    logfiles.format_line("WARNING", None, f"heartbeat failed: {exc}"),
-                    self.settings.logging,
-                )
 
 
 def _maintain(store: SQLiteStore, settings: Settings, now: datetime) -> None:
@@ -354,14 +291,7 @@ def _log_decisions(settings: Settings, report: TickReport) -> None:
     for run in report.abandoned:
         _log(settings, "WARNING", f"{run.task}: run {run.id} (slot {run.slot.isoformat()}) {_abandon_reason(run)}")
     for d in report.decisions:
-        if d.action == RUN:
+        if d.action == "run":
             _log(settings, "INFO", f"{d.task}: run slot {d.slot.isoformat()} ({d.trigger})")
         else:
             _log(settings, "INFO", f"{d.task}: skip slot {d.slot.isoformat()}: {d.reason}")
-
-
-def _log_outcome(settings: Settings, job: Job, outcome: Outcome) -> None:
-    seconds = (outcome.finished_at - outcome.started_at).total_seconds()
-    level = "INFO" if outcome.status == "success" else "ERROR"
-    detail = f": {outcome.reason}" if outcome.reason else ""
-    _log(settings, level, f"{job.spec.name}: run {job.run_id} {outcome.status} in {seconds:.2f} s{detail}")

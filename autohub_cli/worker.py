@@ -7,8 +7,6 @@ task's own `sys.exit` code.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import os
 import signal
 import sys
@@ -43,7 +41,7 @@ def watch_parent(interval: float = 0.5) -> None:
 
 
 def load_task(path: Path) -> types.ModuleType:
-    from autohub_cli.taskfile import strip_bare_frontmatter
+    from autohub_cli.frontmatter import strip_bare_frontmatter
 
     code = strip_bare_frontmatter(path.read_text(encoding="utf-8"))
     module = types.ModuleType(f"tasks.{path.stem}")
@@ -68,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path}: no function start() to call", file=sys.stderr)
             return 1
         result = start()
-        if inspect.isawaitable(result):
+        if hasattr(result, "__await__"):  # async def start(): asyncio is imported only then
+            import asyncio
+
             asyncio.run(_awaited(result))
     except SystemExit as exc:
         code = exc.code
