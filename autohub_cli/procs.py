@@ -8,7 +8,6 @@ do not count); on another host, when its lease has not expired.
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -34,7 +33,7 @@ def boot_id() -> str:
 
 
 def hostname() -> str:
-    return socket.gethostname()
+    return os.uname().nodename  # what socket.gethostname() returns, without importing socket
 
 
 def process_start(pid: int) -> float | None:

@@ -8,12 +8,9 @@ task's own `sys.exit` code.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import threading
-import traceback
 import types
-from pathlib import Path
 
 
 def install_aliases() -> None:
@@ -35,26 +32,28 @@ def watch_parent(interval: float = 0.5) -> None:
         while True:
             threading.Event().wait(interval)
             if os.getppid() != parent:
-                os.killpg(os.getpgid(0), signal.SIGKILL)
+                os.killpg(os.getpgid(0), 9)  # SIGKILL; the signal module is not worth importing
 
     threading.Thread(target=watch, name="autohub-parent-watch", daemon=True).start()
 
 
-def load_task(path: Path) -> types.ModuleType:
+def load_task(path: str) -> types.ModuleType:
     from autohub_cli.frontmatter import strip_bare_frontmatter
 
-    code = strip_bare_frontmatter(path.read_text(encoding="utf-8"))
-    module = types.ModuleType(f"tasks.{path.stem}")
-    module.__file__ = str(path)
+    with open(path, encoding="utf-8") as f:
+        code = strip_bare_frontmatter(f.read())
+    stem = os.path.splitext(os.path.basename(path))[0]
+    module = types.ModuleType(f"tasks.{stem}")
+    module.__file__ = path
     sys.modules[module.__name__] = module
-    exec(compile(code, str(path), "exec"), module.__dict__)  # noqa: S102 - running the task is the point
+    exec(compile(code, path, "exec"), module.__dict__)  # noqa: S102 - running the task is the point
     return module
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    path = Path(args[0]).resolve()
-    root = os.environ.get("AUTOHUB_PROJECT_ROOT", str(path.parent.parent))
+    path = os.path.abspath(args[0])
+    root = os.environ.get("AUTOHUB_PROJECT_ROOT") or os.path.dirname(os.path.dirname(path))
     sys.path.insert(0, root)
     install_aliases()
     if os.getpgid(0) == os.getpid():  # we lead our own group: only then is it ours to kill
@@ -77,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         print(code, file=sys.stderr)
         return 1
     except BaseException:  # noqa: BLE001 - the traceback is the run's failure report
+        import traceback
+
         traceback.print_exc()
         return 1
     finally:
