@@ -518,6 +518,27 @@ class SQLiteStore:
             ).fetchone()
         return row[0], row[1], row[2], row[3], from_ts(row[4])
 
+    # --- backups ------------------------------------------------------------------------
+
+    def backup(self, folder: Path, keep: int, now: datetime) -> Path:
+        """An online, consistent copy (SQLite's backup API) into `folder`; the oldest beyond `keep` go."""
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{self.path.stem}-{now.astimezone(UTC):%Y%m%d-%H%M%S}.db"
+        partial = target.with_suffix(".db.partial")
+        try:
+            with self._guard():
+                copy = sqlite3.connect(partial)
+                try:
+                    self.db.backup(copy)
+                finally:
+                    copy.close()
+            partial.replace(target)  # a backup is either whole or absent
+        finally:
+            partial.unlink(missing_ok=True)
+        for old in list_backups(folder)[keep:]:
+            old.unlink(missing_ok=True)
+        return target
+
     # --- small facts: the zone schedules were planned in, the last backup ------------------
 
     def meta(self, key: str) -> str | None:
@@ -618,6 +639,46 @@ class SQLiteStore:
             finally:
                 self.db.execute("ROLLBACK")
 
+    # --- monitoring queries ---
+
+    def final_runs(self, task: str, before_id: int | None = None, limit: int = 100) -> list[Run]:
+        """The task's finished runs (before run `before_id`) that ended their slot, newest first.
+
+        A failed attempt that a retry followed did not end its slot and is left out, as are skipped
+        slots and abandoned runs: what is left is the history of outcomes that failure streaks are
+        counted on.
+        """
+        with self._guard():
+            rows = self.db.execute(
+                "SELECT * FROM runs r WHERE r.task = ? AND r.id < ?"
+                " AND r.status IN ('success', 'failed', 'timeout', 'killed', 'crashed')"
+                " AND NOT EXISTS (SELECT 1 FROM runs n WHERE n.task = r.task AND n.slot = r.slot"
+                " AND n.attempt > r.attempt AND n.trigger != 'manual' AND n.status != 'skipped')"
+                " ORDER BY r.id DESC LIMIT ?",
+                (task, before_id if before_id is not None else 2**62, limit),
+            ).fetchall()
+        return [_run(r) for r in rows]
+
+    def run_counts(self) -> dict[str, dict[str, int]]:
+        """task -> status -> how many rows the kept history holds."""
+        with self._guard():
+            rows = self.db.execute("SELECT task, status, count(*) FROM runs GROUP BY task, status").fetchall()
+        out: dict[str, dict[str, int]] = {}
+        for task, status, n in rows:
+            out.setdefault(task, {})[status] = n
+        return out
+
+    def last_finished(self, status: str | None = None) -> dict[str, Run]:
+        """Each task's newest finished run (that started: not a skipped slot), or newest with `status`."""
+        where = "status = ?" if status else "status NOT IN ('skipped', 'pending', 'running')"
+        with self._guard():
+            sql = (
+                "SELECT * FROM runs WHERE id IN (SELECT max(id) FROM runs"  # noqa: S608 - fixed clauses
+                f" WHERE {where} AND finished_at IS NOT NULL GROUP BY task)"
+            )
+            rows = self.db.execute(sql, (status,) if status else ()).fetchall()
+        return {r["task"]: _run(r) for r in rows}
+
 
 def _statements(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
@@ -661,6 +722,40 @@ def _run(r: sqlite3.Row) -> Run:
         lease_until=from_ts(r["lease_until"]),
         output_tail=r["output_tail"],
     )
+
+
+def list_backups(folder: Path) -> list[Path]:
+    """Backups in `folder`, newest first."""
+    return sorted(folder.glob("*.db"), key=lambda p: p.name, reverse=True) if folder.is_dir() else []
+
+
+def backups_dir(settings: Any) -> Path:
+    return Path(settings.state_path).parent / "backups"
+
+
+def restore_backup(backup: Path, target: Path, now: datetime) -> Path | None:
+    """Put `backup` in place of the state database; the file it replaces is kept beside it, renamed."""
+    check = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
+    try:
+        result = check.execute("PRAGMA integrity_check").fetchone()[0]
+    except sqlite3.Error as exc:
+        raise StoreError(f"{backup}: not a usable backup ({exc})") from None
+    finally:
+        check.close()
+    if result != "ok":
+        raise StoreError(f"{backup}: not a usable backup (integrity check: {result})")
+    kept = None
+    if target.exists():
+        kept = target.with_name(f"{target.name}.replaced-{now.astimezone(UTC):%Y%m%d-%H%M%S}")
+        target.replace(kept)
+    for suffix in ("-wal", "-shm"):  # the old database's journal must not be applied to the restored one
+        side = target.with_name(target.name + suffix)
+        if side.exists():
+            side.replace(side.with_name(f"{side.name}.replaced-{now.astimezone(UTC):%Y%m%d-%H%M%S}"))
+    tmp = target.with_name(target.name + ".restoring")
+    tmp.write_bytes(backup.read_bytes())
+    tmp.replace(target)
+    return kept
 
 
 def open_store(settings: Any) -> SQLiteStore:

@@ -107,6 +107,10 @@ def run_tick(settings: Settings, *, now: datetime | None = None, dry_run: bool =
             raise
         finally:
             store.finish_tick(tick_id, clock(), report.counts(), error)
+            if settings.scheduler.ping_url:  # a dead-man's switch for the cron line; never raises
+                from .monitor import ping_scheduler
+
+                ping_scheduler(settings, error)
         return report
     finally:
         store.close()
@@ -267,13 +271,24 @@ def _abandon_reason(run: Run) -> str:
 
 
 def _maintain(store: SQLiteStore, settings: Settings, now: datetime) -> None:
-    """Prune old history once an hour."""
-    last = store.meta("pruned_at")
-    if last and datetime.fromisoformat(last) > now - PRUNE_EVERY:
-        return
-    with store.transaction():
-        store.prune(now - timedelta(days=settings.scheduler.history_days))
-        store.set_meta("pruned_at", now.isoformat())
+    """Prune old history once an hour; take an online backup every `database.backup_interval`."""
+    last_prune = store.meta("pruned_at")
+    if not last_prune or datetime.fromisoformat(last_prune) <= now - PRUNE_EVERY:
+        with store.transaction():
+            store.prune(now - timedelta(days=settings.scheduler.history_days))
+            store.set_meta("pruned_at", now.isoformat())
+    interval = settings.database.backup_interval
+    last_backup = store.meta("backup_at")
+    if interval and (not last_backup or datetime.fromisoformat(last_backup) <= now - timedelta(seconds=interval)):
+        from .store import backups_dir
+
+        with store.transaction():  # one tick takes it; the others see the new time
+            last = store.meta("backup_at")
+            if last and last != last_backup:
+                return
+            store.set_meta("backup_at", now.isoformat())
+        path = store.backup(backups_dir(settings), settings.database.backup_keep, now)
+        _log(settings, "INFO", f"state backed up to {path}")
 
 
 def _log(settings: Settings, level: str, message: str) -> None:

@@ -96,3 +96,24 @@ def test_tick_and_history_on_a_corrupt_database_exit_3_without_traceback(project
         assert proc.returncode == 3
         assert "corrupt" in proc.stderr and "Traceback" not in proc.stderr
     assert project.db.read_bytes() == b"garbage" * 1000
+
+
+def test_backups_are_taken_kept_and_restored(project):
+    project.config("scheduler:\n  timezone: UTC\ndatabase:\n  backup_interval: 3600\n  backup_keep: 2\n")
+    project.task("t")
+    for hour in ("10", "11", "12"):
+        project.tick(f"2026-11-27T{hour}:00:30Z")
+        project.tick(f"2026-11-27T{hour}:01:05Z")  # not another backup within the hour
+    backups = sorted((project.root / "state" / "backups").glob("*.db"))
+    assert [b.name for b in backups] == ["autohub-20261127-110030.db", "autohub-20261127-120030.db"]
+    runs_before = len(project.history())
+    project.db.write_bytes(b"corrupted by a power cut" * 100)
+    assert project.cli("history").returncode == 3
+    proc = project.cli("restore", check=True)
+    assert "autohub-20261127-120030.db" in proc.stdout
+    kept = list((project.root / "state").glob("autohub.db.replaced-*"))
+    assert len(kept) == 1 and kept[0].read_bytes() == b"corrupted by a power cut" * 100
+    restored = project.history()
+    assert 0 < len(restored) <= runs_before
+    assert project.query("PRAGMA integrity_check") == [("ok",)]
+    project.tick("2026-11-27T12:05:05Z")  # and the scheduler carries on
