@@ -134,6 +134,10 @@ def load_catalog(
     if store is not None and save and (fresh or gone):
         with store.transaction():
             store.save_parse_cache(fresh, gone)
+    from .deps import python_problems  # a python_version no available interpreter meets: invalid
+
+    for name, problem in python_problems(specs.values(), settings).items():
+        errors[name] = TaskError(name, specs[name].path, problem, specs.pop(name).warnings)
     changed = frozenset(Path(p).stem for p in fresh)
     return Catalog(specs, errors, changed, (fresh, gone))
 

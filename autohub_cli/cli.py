@@ -320,5 +320,33 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
+# --- restore ------------------------------------------------------------------------------------
+
+
+@app.command()
+def restore(
+    backup: Annotated[Optional[Path], typer.Argument(help="A backup file (default: the newest in state/backups/).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Put a backup in place of the state database; the file it replaces is kept beside it.
+
+    Example: autohub restore            # after `autohub doctor` reported a corrupt state database
+    """
+    from .store import backups_dir, list_backups, restore_backup
+
+    with user_errors():
+        settings = settings_for(config)
+        chosen = backup or next(iter(list_backups(backups_dir(settings))), None)
+        if chosen is None:
+            fail(f"no backups in {backups_dir(settings)}: database.backup_interval makes them", FAILED)
+        kept = restore_backup(Path(chosen), settings.state_path, datetime.now(timezone.utc))
+    console().print(f"restored {chosen} to {settings.state_path}", markup=False)
+    if kept:
+        console().print(f"the replaced database is kept as {kept}", markup=False)
+
+
 # Command groups that live in their own modules register themselves on `app` when imported.
+from . import cli_deps  # noqa: E402,F401,I001
 from . import cli_ops  # noqa: E402,F401
+from . import cli_author  # noqa: E402,F401
+from . import cli_monitor  # noqa: E402,F401

@@ -40,6 +40,7 @@ class DatabaseSettings:
 class StateSettings:
     path: str = "state/autohub.db"
     url: str | None = None
+    busy_timeout_ms: int = 15_000  # how long a tick waits for another process's write lock
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,25 @@ class TasksSettings:
 
 
 @dataclass(frozen=True)
+class FailureNotifySettings:
+    """`notify.on_failure`: where the first failure of a streak, and the recovery after it, are announced."""
+
+    desktop: bool = True  # a desktop notification (a log line on a machine with no display)
+    apprise: tuple[str, ...] = ()  # apprise URLs (mail, Slack, ntfy, Telegram ...), used when apprise is installed
+    recovery: bool = True  # also announce the first success after a failure streak
+    lines: int = 10  # how many of the run's last output lines the message quotes
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """The `notify` section, validated (`Settings.notify` keeps the mapping as written)."""
+
+    ping_url: str | None = None  # default ping URL of every task; {task} and {slug} are replaced
+    ping_timeout: float = 5.0  # seconds a ping may take
+    on_failure: FailureNotifySettings | None = None  # None: no failure notifications
+
+
+@dataclass(frozen=True)
 class Settings:
     root: Path
     config_file: Path
@@ -81,6 +101,7 @@ class Settings:
     virtual_env: VirtualEnvSettings = field(default_factory=VirtualEnvSettings)
     tasks: TasksSettings = field(default_factory=TasksSettings)
     notify: dict[str, Any] = field(default_factory=dict)
+    notifications: NotifySettings = field(default_factory=NotifySettings)  # `notify`, validated
     warnings: tuple[str, ...] = ()
 
     @property
@@ -251,6 +272,7 @@ def _register() -> None:
         "database.backup_keep": (pos(1), "an integer >= 1"),
         "state.path": (_str, "a file path string"),
         "state.url": (_optional_str, "a database URL string"),
+        "state.busy_timeout_ms": (pos(1), "an integer number of milliseconds >= 1"),
         "logging.level": (_level, "one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
         "logging.file": (_str, "a file name string"),
         "logging.max_size": (_size, 'a size such as "10 MB" or a number of bytes'),
@@ -269,6 +291,9 @@ def _register() -> None:
         "tasks.directory": (_str, "a directory path string"),
         "tasks.file_pattern": (_str, 'a glob pattern such as "*.py"'),
         "tasks.include_example_tasks": (_bool, "true or false"),
+        "notify.ping_url": (_optional_str, "a URL string, where {task} and {slug} stand for the task's name"),
+        "notify.ping_timeout": (_seconds, "a number of seconds > 0"),
+        "notify.on_failure": (_on_failure, "true, false, or a mapping of desktop, apprise, recovery, lines"),
     }
     _FIELDS.update(spec)
 
@@ -287,10 +312,11 @@ def parse_settings(data: dict[str, Any], *, root: Path, config_file: Path) -> Se
             if value is not None and not isinstance(value, dict):
                 raise ConfigError(f"{config_file}: notify: expected a mapping, found {_kind(value)}")
             sections["notify"] = value or {}
+            sections["notifications"] = _notify(value or {}, config_file, warnings)
             continue
         if section not in _SECTIONS:
             warnings.append(
-                f"{config_file}: unknown section {section!r}{_did_you_mean(section, [*_SECTIONS, 'notify'])}"
+                f"{config_file}: unknown section {section!r}{_did_you_mean(str(section), [*_SECTIONS, 'notify'])}"
             )
             continue
         if value is None:
@@ -310,8 +336,9 @@ def parse_settings(data: dict[str, Any], *, root: Path, config_file: Path) -> Se
             convert, expected = _FIELDS[path]
             try:
                 values[_ATTR.get(path, str(key))] = convert(raw)
-            except (TypeError, ValueError):
-                raise ConfigError(f"{config_file}: {path}: expected {expected}, found {raw!r}") from None
+            except (TypeError, ValueError) as exc:
+                why = f" ({exc})" if isinstance(exc, ValueError) and str(exc) else ""  # a converter's own hint
+                raise ConfigError(f"{config_file}: {path}: expected {expected}, found {raw!r}{why}") from None
         sections[section] = _SECTIONS[section](**values)
     return Settings(root=root, config_file=config_file, warnings=tuple(warnings), **sections)
 
@@ -372,7 +399,7 @@ def _timezone(value: Any) -> str | None:
     name = _str(value)
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as "Europe"
         raise ValueError from None
     return name
 
@@ -384,6 +411,8 @@ def _size(value: Any) -> int:
     if not match:
         raise ValueError
     number, unit = float(match.group(1)), (match.group(2) or "").lower()
+    if unit[:1] not in _SIZE_UNITS:  # "10 ib": the pattern lets a bare "i" through
+        raise ValueError
     size = int(number * _SIZE_UNITS[unit[:1]])
     if size <= 0:
         raise ValueError
@@ -441,3 +470,59 @@ def local_zone() -> Any:
 
 def zone_name(tz: Any) -> str:
     return str(getattr(tz, "key", None) or tz)
+
+
+# --- the notify section (monitoring) -------------------------------------------------------------
+
+
+def _notify(data: dict[str, Any], config_file: Path, warnings: list[str]) -> NotifySettings:
+    values: dict[str, Any] = {}
+    known = [k.split(".", 1)[1] for k in _FIELDS if k.startswith("notify.")]
+    for key, raw in data.items():
+        path = f"notify.{key}"
+        if path not in _FIELDS:
+            warnings.append(f"{config_file}: unknown key {path!r}{_did_you_mean(str(key), known)}")
+            continue
+        convert, expected = _FIELDS[path]
+        try:
+            values[str(key)] = convert(raw)
+        except (TypeError, ValueError) as exc:
+            why = f" ({exc})" if str(exc) else ""
+            raise ConfigError(f"{config_file}: {path}: expected {expected}, found {raw!r}{why}") from None
+    return NotifySettings(**values)
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError
+    return float(value)
+
+
+_ON_FAILURE_KEYS = ("desktop", "apprise", "recovery", "lines")
+
+
+def _on_failure(value: Any) -> FailureNotifySettings | None:
+    """`true` (desktop only), `false` / null (off), or a mapping of desktop, apprise, recovery, lines."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return FailureNotifySettings()
+    if not isinstance(value, dict):
+        raise ValueError
+    for key in value:
+        if key not in _ON_FAILURE_KEYS:
+            raise ValueError(f"unknown key {key!r}{_did_you_mean(str(key), list(_ON_FAILURE_KEYS))}")
+    urls = value.get("apprise") or []
+    if isinstance(urls, str):
+        urls = [urls]
+    if not isinstance(urls, list) or not all(isinstance(u, str) and u.strip() for u in urls):
+        raise ValueError("apprise: expected a URL string or a list of them")
+    flags = {}
+    for key in ("desktop", "recovery"):
+        if not isinstance(value.get(key, True), bool):
+            raise ValueError(f"{key}: expected true or false")
+        flags[key] = value.get(key, True)
+    lines = value.get("lines", FailureNotifySettings.lines)
+    if isinstance(lines, bool) or not isinstance(lines, int) or lines < 0:
+        raise ValueError("lines: expected a whole number >= 0")
+    return FailureNotifySettings(apprise=tuple(u.strip() for u in urls), lines=lines, **flags)

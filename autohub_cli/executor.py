@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from . import logfiles
+from . import faults, logfiles
 from .runner import Job, execute
 from .store import FAILED, Outcome
 
@@ -69,20 +69,32 @@ class Executor:
         """Run a job; when it failed and may retry within this tick's window, wait and return the retry."""
         with self.lock:
             self.active.add(job.run_id)
+        from . import monitor  # pings and failure notifications: neither call ever raises
+
+        watch = monitor.run_started(self.settings, job)
         try:
-            outcome = execute(
-                job,
-                self.settings,
-                clock=self.clock,
-                on_start=lambda pid: self.store.mark_started(job.run_id, pid, self.clock()),
-            )
+            from .deps import ready  # a task whose requirements are missing never starts into an ImportError
+
+            reason = ready(job.spec, self.settings)  # None, or why the run fails (may install first)
+            if reason is not None:
+                now = self.clock()
+                outcome = Outcome("failed", reason, None, now, now, "")
+            else:
+                outcome = execute(
+                    job,
+                    self.settings,
+                    clock=self.clock,
+                    on_start=lambda pid: self.store.mark_started(job.run_id, pid, self.clock()),
+                )
         finally:
             with self.lock:
                 self.active.discard(job.run_id)
+        faults.point("before-finish")
         self.store.finish_run(job.run_id, outcome)
         with self.lock:
             self.report.outcomes.append((job, outcome))
         log_outcome(self.settings, job, outcome)
+        monitor.run_finished(watch, self.store, outcome)
         if outcome.status not in FAILED or job.attempt > job.spec.retry_count:
             return None
         not_before = outcome.finished_at + timedelta(seconds=job.spec.retry_delay)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import deque
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO
 
-from . import logfiles
+from . import faults, logfiles, secrets
 from .config import Settings
 from .store import Outcome
 from .taskfile import TaskSpec
@@ -44,14 +43,14 @@ class Job:
     trigger: str
 
 
-def python_for(settings: Settings) -> str:
-    """The interpreter that runs tasks: virtual_env.path's, else the one autohub runs in."""
-    if settings.virtual_env.path:
-        venv = settings.root / settings.virtual_env.path
-        for candidate in (venv / "bin" / "python", venv / "Scripts" / "python.exe"):
-            if candidate.exists():
-                return str(candidate)
-    return sys.executable
+def python_for(spec: TaskSpec | Settings, settings: Settings | None = None) -> str:
+    """The interpreter that runs the task: its environment's (isolated, virtual_env.path's, or autohub's).
+
+    `python_for(settings)`, without a task, is the shared environment's interpreter.
+    """
+    from .deps import python_for as deps_python_for
+
+    return deps_python_for(spec, settings)
 
 
 def child_env(job: Job, settings: Settings) -> dict[str, str]:
@@ -63,6 +62,7 @@ def child_env(job: Job, settings: Settings) -> dict[str, str]:
         AUTOHUB_SLOT=job.slot.isoformat(),
         AUTOHUB_ATTEMPT=str(job.attempt),
         AUTOHUB_PROJECT_ROOT=str(settings.root),
+        AUTOHUB_OWNER_PID=str(os.getpid()),  # the worker ends itself if this process is gone
         PYTHONUNBUFFERED="1",
     )
     path = env.get("PYTHONPATH")
@@ -80,10 +80,12 @@ class _Output:
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)
         self.errors: deque[str] = deque(maxlen=TAIL_LINES)
         self.lock = threading.Lock()
+        self.mask = secrets.masker(settings.root)  # config/secrets.yaml values read ***
 
     def line(self, raw: str, default_level: str) -> None:
         decoded = logfiles.decode_run_line(raw)
         level, message = decoded if decoded else (default_level, raw)
+        message = self.mask(message)
         shown = message if level == "INFO" or not decoded else f"{level}: {message}"
         with self.lock:
             self.tail.append(shown)
@@ -124,7 +126,7 @@ def execute(
     started = clock()
     try:
         proc = subprocess.Popen(
-            [python_for(settings), "-m", "autohub_cli.worker", spec.path],
+            [python_for(spec, settings), "-m", "autohub_cli.worker", spec.path],
             cwd=settings.root,
             env=child_env(job, settings),
             stdin=subprocess.DEVNULL,
@@ -136,6 +138,7 @@ def execute(
         return _outcome("failed", f"could not start the task: {exc}", None, started, clock(), output)
     if on_start:
         on_start(proc.pid)
+    faults.point("while-running")
     pumps = [
         threading.Thread(target=output.pump, args=(proc.stdout, "INFO"), daemon=True),
         threading.Thread(target=output.pump, args=(proc.stderr, "STDERR"), daemon=True),

@@ -18,15 +18,21 @@ A schedule expression is a *chain* of calls and attribute reads, e.g. `every(10)
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 UTC = timezone.utc
+_CRONITERS = threading.local()  # expression -> croniter, per thread (see CronPattern.next_wall)
 MINUTE = timedelta(minutes=1)
-# The largest UTC-offset change of any real zone at one transition is well under this.
-_MAX_SHIFT = timedelta(hours=3)
+# How far ahead `next_after` looks for a backward transition (fall back), after which wall times
+# already passed come round again. It must exceed the largest backward shift of any real zone:
+# most are 1 h, but Antarctica/Vostok went from +07 to +00 on 1994-01-31 and Alaska moved back a
+# whole day in 1867. No zone has two offset changes within this span, so comparing the offsets at
+# its two ends finds the shift.
+_MAX_SHIFT = timedelta(hours=25)
 _EPOCH_DAY = date(1970, 1, 1)
 _EPOCH_MONDAY = date(1969, 12, 29)  # Monday of the week holding 1970-01-01
 
@@ -46,8 +52,10 @@ CRON_ALIASES = {
 VALID_FORMS = (
     "every(N).minutes (1-59), every().minute, every(N).hours (1-23), every().hour, "
     'every().hour.at(":MM"), every(N).days, every().day.at("HH:MM"), every().monday.at("HH:MM"), '
-    'every(N).weeks, .at("HH:MM", "Area/City"), cron("*/5 * * * *")'
+    'every(N).weeks, .at("HH:MM", "Area/City"), cron("*/5 * * * *"), '
+    "every(N).seconds (N dividing 60: 1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30), every().second"
 )
+SECOND_STEPS = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30)  # N of every(N).seconds: the divisors of 60
 
 
 class ScheduleError(ValueError):
@@ -141,7 +149,8 @@ class Weekday:
             d += timedelta(days=(self.weekday - d.weekday()) % 7)
         return self._at(d)
 
-    _at = DayStep._at
+    def _at(self, d: date) -> datetime:
+        return datetime(d.year, d.month, d.day, self.hour, self.minute)
 
     def describe(self) -> str:
         return f"every {WEEKDAYS[self.weekday].capitalize()} at {_hm(self.hour, self.minute)}"
@@ -161,7 +170,8 @@ class WeekStep:
             monday += timedelta(days=7 * (-((monday - _EPOCH_MONDAY).days // 7) % self.n))
         return self._at(monday)
 
-    _at = DayStep._at
+    def _at(self, d: date) -> datetime:
+        return datetime(d.year, d.month, d.day, self.hour, self.minute)
 
     def describe(self) -> str:
         every = "every week" if self.n == 1 else f"every {self.n} weeks"
@@ -178,16 +188,61 @@ class CronPattern:
         return self.expression.split()[1].startswith("*")
 
     def next_wall(self, c: datetime) -> datetime:
-        from croniter import croniter
+        # croniter only ever sees naive wall times: given aware datetimes it fires a fixed time
+        # twice at a fall back. Parsing the expression costs most of a call, so each thread keeps
+        # one croniter per expression and moves it.
+        cache: dict[str, Any] = _CRONITERS.__dict__
+        it = cache.get(self.expression)
+        start = _floor_minute(c)
+        if it is None:
+            from croniter import croniter
 
-        nxt: datetime = croniter(self.expression, _floor_minute(c)).get_next(datetime)
+            it = cache[self.expression] = croniter(self.expression, start)
+        else:
+            it.set_current(start, force=True)
+        nxt: datetime = it.get_next(datetime)
         return nxt
 
     def describe(self) -> str:
         return f"cron {self.expression}"
 
 
-Pattern = MinuteStep | HourStep | DayStep | Weekday | WeekStep | CronPattern
+@dataclass(frozen=True)
+class SecondStep:
+    """`every(N).seconds`, N dividing 60: at each second s of every minute with s % N == 0.
+
+    It follows real time, as every interval schedule does, so there is nothing for DST to do:
+    `Schedule.next_after` asks `next_instant` instead of walking wall times. (In a zone whose UTC
+    offset is a whole number of minutes, as every zone's has been since 1972, a wall-clock second
+    is the UTC second; a historic offset with seconds shifts the slots with it.)
+    """
+
+    n: int
+    interval = True
+
+    def next_wall(self, c: datetime) -> datetime:
+        s = c.replace(microsecond=0) + timedelta(seconds=1)
+        second = -(-s.second // self.n) * self.n
+        return s.replace(second=0) + MINUTE if second >= 60 else s.replace(second=second)
+
+    def next_instant(self, t: datetime, tz: tzinfo) -> datetime:
+        """The first slot strictly after the aware instant `t`, in UTC."""
+        since = t.astimezone(UTC) - _EPOCH
+        whole = since.days * 86400 + since.seconds  # the second holding t: exact, no float
+        shift = int(_offset(t, tz).total_seconds())
+        return _EPOCH + timedelta(seconds=whole + self.n - (whole + shift) % self.n)
+
+    def describe(self) -> str:
+        return "every second" if self.n == 1 else f"every {self.n} seconds"
+
+
+Pattern = MinuteStep | HourStep | DayStep | Weekday | WeekStep | CronPattern | SecondStep
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def is_sub_minute(schedule: Schedule) -> bool:
+    """Whether the schedule has several slots a minute (`every(N).seconds`)."""
+    return isinstance(schedule.pattern, SecondStep)
 
 
 def _abbrev(marks: str, keep: int = 4) -> str:
@@ -237,10 +292,15 @@ class Schedule:
 
     def next_after(self, t: datetime) -> datetime:
         """The first slot strictly after the aware instant `t`, as an aware UTC datetime."""
+        if isinstance(self.pattern, SecondStep):  # real time: no wall clock to walk
+            return self.pattern.next_instant(t, self.tz)
         t = t.astimezone(UTC)
         w = _wall(t, self.tz)
-        # A backward transition just ahead means wall times before `w` come round again.
-        drop = max(timedelta(0), _offset(t, self.tz) - _offset(t + _MAX_SHIFT, self.tz))
+        # A backward transition just ahead means wall times before `w` come round again: that
+        # happens when a shift of D lies less than D ahead.
+        here = _offset(t, self.tz)
+        drop = here - _offset(t + _MAX_SHIFT, self.tz)
+        drop = max(timedelta(0), here - _offset(t + drop, self.tz)) if drop > timedelta(0) else timedelta(0)
         c = w - drop - MINUTE
         best: datetime | None = None
         while True:
@@ -310,8 +370,17 @@ def compile_chain(chain: Chain, default_tz: tzinfo) -> Schedule:
     if len(args) > 1:
         raise fail("every() takes one whole number, e.g. every(10).minutes")
     n = args[0] if args else 1
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise fail(f"every(N) needs a whole number N >= 1, found {_lit(n)}")
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise fail(f"every(N) needs a whole number N, e.g. every(10).minutes, found {_lit(n)}")
+    for name, _ in chain[1:]:  # wherever they stand: `every(5).to(10).minutes`, `.minutes.until(...)`
+        if name == "to":
+            raise fail(".to() picks a random time in a range; a slot must be a fixed instant: use every(N).minutes")
+        if name == "until":
+            raise fail(".until() is not supported: stop a task with `enabled: false` in its frontmatter")
+        if name in ("do", "tag"):
+            raise fail(
+                f".{name}() belongs to the schedule library's job registry; @repeat(...) needs only the schedule"
+            )
     if len(chain) < 2 or chain[1][1] is not None:
         raise fail(f"every(N) must be followed by a unit such as .minutes; valid forms: {VALID_FORMS}")
     unit = chain[1][0]
@@ -320,12 +389,6 @@ def compile_chain(chain: Chain, default_tz: tzinfo) -> Schedule:
     for name, call_args in rest:
         if name == "at" and call_args is not None and at is None:
             at = call_args
-        elif name == "to":
-            raise fail(".to() picks a random time in a range; a slot must be a fixed instant: use every(N)")
-        elif name == "until":
-            raise fail(".until() is not supported: stop a task with `enabled: false` in its frontmatter")
-        elif name in ("do", "tag"):
-            raise fail(f".{name}() belongs to the schedule library's job registry; @repeat(...) needs only the schedule")
         else:
             raise fail(f"unexpected .{name} after .{unit}; valid forms: {VALID_FORMS}")
     tz, zone_given = default_tz, False
@@ -337,31 +400,27 @@ def compile_chain(chain: Chain, default_tz: tzinfo) -> Schedule:
     if when is not None and not isinstance(when, str):
         raise fail(f'.at() needs a time string such as "10:30", found {_lit(when)}')
 
-    singular = unit.rstrip("s") if unit.endswith("s") else unit
+    singular = unit[:-1] if unit.endswith("s") else unit
     plural = singular + "s"
-    if singular in ("second",):
-        raise fail("sub-minute schedules are not supported: the tick runs once a minute; use every(1).minutes")
-    if unit == singular and n != 1 and singular in ("minute", "hour", "day", "week"):
-        raise fail(f"every({n}).{unit} is ambiguous: use every({n}).{plural}")
+    if singular == "second":
+        return Schedule(_second_step(n, unit, when, fail), tz, text, zone_given)
+    if singular in _LIMITS:
+        top, longer = _LIMITS[singular]
+        if not 1 <= n <= top:
+            raise fail(f"every(N).{plural} needs 1 <= N <= {top}, found {n}{longer}")
+        if unit == singular and n != 1:
+            raise fail(f".{unit} is for every().{unit}; for N > 1 use every({n}).{plural}")
     pattern: Pattern
     if singular == "minute":
-        if not 1 <= n <= 59:
-            raise fail(f"every(N).minutes needs 1 <= N <= 59, found {n}; for longer intervals use hours")
         if when is not None:
             raise fail(".at() on a minute schedule would set seconds: sub-minute times are not supported")
         pattern = MinuteStep(n)
     elif singular == "hour":
-        if not 1 <= n <= 23:
-            raise fail(f"every(N).hours needs 1 <= N <= 23, found {n}; for longer intervals use days")
         minute = 0 if when is None else _minute_of_hour(when, fail)
         pattern = HourStep(n, minute)
     elif singular == "day":
-        if n > 3660:
-            raise fail(f"every(N).days needs 1 <= N <= 3660, found {n}")
         pattern = DayStep(n, *_time_of_day(when, fail))
     elif singular == "week":
-        if n > 520:
-            raise fail(f"every(N).weeks needs 1 <= N <= 520, found {n}")
         pattern = WeekStep(n, *_time_of_day(when, fail))
     elif unit in WEEKDAYS:
         if n != 1:
@@ -372,8 +431,29 @@ def compile_chain(chain: Chain, default_tz: tzinfo) -> Schedule:
     return Schedule(pattern, tz, text, zone_given)
 
 
+_LIMITS = {  # unit: (largest N, advice past it)
+    "minute": (59, "; for longer intervals use every(N).hours"),
+    "hour": (23, "; for longer intervals use every(N).days"),
+    "day": (3660, ""),
+    "week": (520, ""),
+}
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::(00))?$")
 _MM = re.compile(r"^:([0-5]\d)$")
+
+
+def _second_step(n: int, unit: str, when: str | None, fail: Any) -> SecondStep:
+    """`every(N).seconds`: sub-minute slots, which the tick serves by staying alive to the end of its minute."""
+    if when is not None:
+        raise fail(".at() does not apply to a seconds schedule: its slots are every N seconds of every minute")
+    if unit == "second" and n != 1:
+        raise fail(f".second is for every().second; for N > 1 use every({n}).seconds")
+    if n % 60 == 0 and n > 0:
+        minutes = "every().minute" if n == 60 else f"every({n // 60}).minutes"
+        raise fail(f"every({n}).seconds is not a sub-minute schedule: use {minutes}")
+    if n not in SECOND_STEPS:
+        steps = ", ".join(map(str, SECOND_STEPS))
+        raise fail(f"every(N).seconds needs N dividing 60 ({steps}) so that every minute has the same slots, found {n}")
+    return SecondStep(n)
 
 
 def _time_of_day(when: str | None, fail: Any) -> tuple[int, int]:
@@ -412,8 +492,7 @@ def compile_cron(expression: str, default_tz: tzinfo, *, text: str | None = None
         raise ScheduleError(f"{shown}: unknown alias; expected one of {', '.join(CRON_ALIASES)}")
     if len(fields.split()) != 5:
         raise ScheduleError(
-            f"{shown}: expected 5 cron fields (minute hour day-of-month month day-of-week), "
-            f"found {len(fields.split())}"
+            f"{shown}: expected 5 cron fields (minute hour day-of-month month day-of-week), found {len(fields.split())}"
         )
     from croniter import croniter
 

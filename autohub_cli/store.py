@@ -203,11 +203,12 @@ _MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
-def describe_sqlite_error(path: Path, exc: sqlite3.Error) -> str:
+def describe_sqlite_error(path: Path, exc: sqlite3.Error, busy_ms: int | None = None) -> str:
     text = str(exc)
     if "locked" in text or "busy" in text:
+        waited = (BUSY_TIMEOUT_MS if busy_ms is None else busy_ms) / 1000
         return (
-            f"{path}: the state database is locked by another process (waited {BUSY_TIMEOUT_MS // 1000} s); "
+            f"{path}: the state database is locked by another process (waited {waited:g} s); "
             "try again, or find the process holding it with `fuser` / `lsof`"
         )
     if "malformed" in text or "not a database" in text or "corrupt" in text:
@@ -215,27 +216,37 @@ def describe_sqlite_error(path: Path, exc: sqlite3.Error) -> str:
             f"{path}: the state database is corrupt ({text}); nothing was changed. Move it aside and restore "
             "the newest copy from state/backups/ (`autohub doctor` names it)"
         )
-    if "full" in text:
+    if "full" in text or ("disk I/O error" in text and _nearly_full(path)):  # a full tmpfs says "I/O error"
         return f"{path}: the disk is full ({text}); nothing was written. Free some space and the next tick recovers"
     if "readonly" in text or "unable to open" in text:
         return f"{path}: cannot write the state database ({text}); check the permissions of the file and its folder"
     return f"{path}: state database error: {text}"
 
 
+def _nearly_full(path: Path) -> bool:
+    import shutil
+
+    try:
+        return shutil.disk_usage(path.parent).free < 1024 * 1024
+    except OSError:
+        return False
+
+
 class SQLiteStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, busy_timeout_ms: int | None = None) -> None:
         self.path = path
+        self.busy_ms = BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(
-                path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+                path, timeout=self.busy_ms / 1000, isolation_level=None, check_same_thread=False
             )
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"{path}: cannot open the state database: {exc}") from None
         self.db.row_factory = sqlite3.Row
         self.lock = threading.RLock()  # the tick's threads share this connection, one statement at a time
         with self._guard():
-            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self.db.execute(f"PRAGMA busy_timeout = {int(self.busy_ms)}")
             if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = NORMAL")
@@ -249,7 +260,7 @@ class SQLiteStore:
             with self.lock:
                 yield
         except sqlite3.Error as exc:
-            raise StoreError(describe_sqlite_error(self.path, exc)) from None
+            raise StoreError(describe_sqlite_error(self.path, exc, self.busy_ms)) from None
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -764,4 +775,4 @@ def open_store(settings: Any) -> SQLiteStore:
             f"{settings.config_file}: state.url: only the built-in SQLite state is available in this version; "
             "remove state.url to use state.path"
         )
-    return SQLiteStore(settings.state_path)
+    return SQLiteStore(settings.state_path, getattr(settings.state, "busy_timeout_ms", None))

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .frontmatter import BARE, strip_bare_frontmatter
 from .schedule import Chain, ScheduleError, compile_chain
 
 FIELD_DEFAULTS: dict[str, Any] = {
@@ -37,8 +38,7 @@ FIELD_DEFAULTS: dict[str, Any] = {
 CATCHUP = ("latest", "all", "skip")
 OVERLAP = ("skip", "allow")
 
-_BARE = re.compile(r"\A(?:\ufeff)?---[ \t]*\r?\n(.*?)^---[ \t]*$", re.DOTALL | re.MULTILINE)
-_DOC_BLOCK = re.compile(r"\A\s*---[ \t]*\r?\n(.*?)^---[ \t]*$", re.DOTALL | re.MULTILINE)
+_DOC_BLOCK = re.compile(r"\A\s*---[ \t]*\r?\n(.*?)^---[ \t]*\r?$", re.DOTALL | re.MULTILINE)
 _VERSION = re.compile(r"^\d+(\.\d+){0,2}$")
 
 
@@ -115,18 +115,9 @@ def parse_file(path: Path, text: str | None = None) -> TaskSpec | TaskError:
         return TaskError(name, str(path), f"{where}: {exc.what}", tuple(warnings))
 
 
-def strip_bare_frontmatter(text: str) -> str:
-    """The file's Python code: a bare `---` block is blanked (keeping line numbers for tracebacks)."""
-    match = _BARE.match(text)
-    if not match:
-        return text
-    block = text[: match.end()]
-    return "\n" * block.count("\n") + text[match.end() :]
-
-
 def _parse(name: str, path: Path, text: str, warnings: list[str]) -> TaskSpec:
     form, yaml_text, yaml_line = "none", None, 1
-    bare = _BARE.match(text)
+    bare = BARE.match(text)
     code = text
     if bare:
         form, yaml_text, yaml_line = "bare", bare.group(1), 2
@@ -146,17 +137,25 @@ def _parse(name: str, path: Path, text: str, warnings: list[str]) -> TaskSpec:
                 yaml_line = line + value[: block.start(1)].count("\n")
     meta = _load_yaml(yaml_text, yaml_line) if yaml_text is not None else {}
     values = _check_fields(meta, path, warnings, yaml_text or "", yaml_line)
+    if "# /// script" in text:  # PEP 723 inline metadata: dependencies / requires-python
+        from .deps_pep723 import ScriptMetadataError, apply_script_metadata
+
+        try:
+            apply_script_metadata(text, meta, values, warnings, path, _requirements)
+        except ScriptMetadataError as exc:
+            raise _Invalid(exc.line, exc.what) from None
     chain, chain_line = _schedule_from_decorator(tree)
     if values["schedule"] is not None:
         field_chain: Chain = (("cron", (values["schedule"],)),)
-        if chain is not None and _sample(chain, chain_line) != _sample(field_chain, yaml_line):
+        field_line = _field_line("schedule", yaml_text or "", yaml_line)
+        if chain is not None and not _same_schedule(_compile(chain, chain_line), _compile(field_chain, field_line)):
             raise _Invalid(
-                None,
+                chain_line,
                 f"schedule: the frontmatter says {values['schedule']!r} but @repeat says "
                 f"{_render(chain)}: keep one of them",
             )
         if chain is None:
-            chain, chain_line = field_chain, yaml_line
+            chain, chain_line = field_chain, field_line
     if chain is not None:
         _compile(chain, chain_line)  # raises with the line when the expression is invalid
     return TaskSpec(
@@ -195,7 +194,7 @@ def _load_yaml(text: str, first_line: int) -> dict[str, Any]:
 
     try:
         data = load_yaml_text(text)
-    except Exception as exc:  # yaml.YAMLError and its C twin
+    except Exception as exc:  # noqa: BLE001 - yaml.YAMLError, its C twin, and ValueError from bad dates
         mark = getattr(exc, "problem_mark", None)
         line = first_line + mark.line if mark is not None else first_line
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -209,7 +208,6 @@ def _load_yaml(text: str, first_line: int) -> dict[str, Any]:
 
 def _check_fields(meta: dict[str, Any], path: Path, warnings: list[str], text: str, first: int) -> dict[str, Any]:
     values = dict(FIELD_DEFAULTS)
-    lines = text.splitlines()
     for key, value in meta.items():
         if key not in FIELD_DEFAULTS:
             close = difflib.get_close_matches(str(key), FIELD_DEFAULTS, n=1)
@@ -221,9 +219,15 @@ def _check_fields(meta: dict[str, Any], path: Path, warnings: list[str], text: s
             values[key] = check(value)
         except (TypeError, ValueError) as exc:
             detail = f" ({exc})" if str(exc) else ""
-            at = next((first + i for i, ln in enumerate(lines) if ln.startswith(f"{key}:")), first)
+            at = _field_line(key, text, first)
             raise _Invalid(at, f"{key}: expected {expected}, found {value!r}{detail}") from None
     return values
+
+
+def _field_line(key: str, text: str, first: int) -> int:
+    """The file line of `key:` in the frontmatter block that starts at line `first`."""
+    lines = text.splitlines()
+    return next((first + i for i, ln in enumerate(lines) if ln.startswith(f"{key}:")), first)
 
 
 def _int_at_least(lo: int) -> Any:
@@ -271,13 +275,17 @@ def _requirements(value: Any) -> list[str]:
         try:
             Requirement(item)
         except InvalidRequirement as exc:
-            raise ValueError(f"{item!r} is not a PEP 508 requirement: {exc}") from None
+            problem = str(exc).splitlines()[0] if str(exc) else "invalid"
+            raise ValueError(f"{item!r} is not a PEP 508 requirement: {problem}") from None
     return list(value)
 
 
 def _python_version(value: Any) -> str:
-    if isinstance(value, float):
-        raise ValueError('YAML reads an unquoted 3.10 as the number 3.1: write it quoted, "3.10"')
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise ValueError(
+            "YAML reads an unquoted version as a number, and 3.10 as 3.1: write it quoted, "
+            f'"{"3.10" if value == 3.1 else value}"'
+        )
     if not isinstance(value, str) or not _VERSION.match(value.strip()):
         raise ValueError
     return value.strip()
@@ -341,22 +349,36 @@ def _chain(node: ast.expr, expr: str) -> Chain:
         return (*_chain(node.value, expr), (node.attr, None))
     if isinstance(node, ast.Call):
         if node.keywords:
-            raise _Invalid(node.lineno, f"@repeat({expr}): keyword arguments are not supported; pass values by position")
+            raise _Invalid(
+                node.lineno, f"@repeat({expr}): keyword arguments are not supported; pass values by position"
+            )
         args = tuple(_literal(a, expr) for a in node.args)
-        if isinstance(node.func, ast.Name):
-            return ((node.func.id, args),)
+        if isinstance(node.func, ast.Name) or (
+            isinstance(node.func, ast.Attribute) and node.func.attr in ("every", "cron") and _dotted(node.func.value)
+        ):  # every(10) or a module's: decorators.every(10), task_scheduler.decorators.every(10)
+            name = _callee_name(node.func) or ""
+            if name == "every" and len(args) == 1 and type(args[0]) is int and args[0] == 1:
+                args = ()  # every(1) is every(), as `decorators.every` records it at run time
+            return ((name, args),)
         if isinstance(node.func, ast.Attribute):
             return (*_chain(node.func.value, expr), (node.func.attr, args))
     raise _Invalid(
         getattr(node, "lineno", None),
-        f"@repeat({expr}): expected a schedule such as every(10).minutes or cron(\"*/5 * * * *\")",
+        f'@repeat({expr}): expected a schedule such as every(10).minutes or cron("*/5 * * * *")',
     )
+
+
+def _dotted(node: ast.expr) -> bool:
+    """`decorators` or `task_scheduler.decorators`: a module path, not a schedule."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name)
 
 
 def _literal(node: ast.expr, expr: str) -> Any:
     try:
         return ast.literal_eval(node)
-    except ValueError:
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         raise _Invalid(
             node.lineno,
             f"@repeat({expr}): only literal arguments are allowed (the tick reads the schedule "
@@ -373,11 +395,26 @@ def _compile(chain: Chain, line: int | None) -> Any:
         raise _Invalid(line, f"schedule: {exc}") from None
 
 
-def _sample(chain: Chain, line: int | None) -> list[Any]:
-    """The first slots of a year, to tell whether two spellings mean the same schedule."""
-    from datetime import datetime, timezone
+def _same_schedule(a: Any, b: Any) -> bool:
+    """Whether two compiled schedules have the same slots (read in UTC) and the same DST rule.
 
-    return _compile(chain, line).next_n(datetime(2001, 1, 1, tzinfo=timezone.utc), 20)
+    The first slots of 2000, then the next slot after probes spread over 28 years (a full cycle
+    of weekdays and leap years) at steps that drift through every hour, minute and weekday: two
+    different schedules differ at some probe unless they differ only on rare minutes.
+    """
+    from datetime import datetime, timedelta, timezone
+
+    if a.pattern.interval != b.pattern.interval:
+        return False
+    start = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    if a.next_n(start, 50) != b.next_n(start, 50):
+        return False
+    probe, step, end = start, timedelta(days=25, hours=13, minutes=7), datetime(2028, 1, 1, tzinfo=timezone.utc)
+    while probe < end:
+        if a.next_after(probe) != b.next_after(probe):
+            return False
+        probe += step
+    return True
 
 
 def _render(chain: Chain) -> str:

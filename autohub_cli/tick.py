@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from . import logfiles
+from . import faults, logfiles
 from .catalog import Catalog, FileStat, fingerprint, load_catalog, scan
 from .config import Settings, resolve_timezone, zone_name
 from .procs import Owner, current_owner, run_alive
@@ -91,16 +91,26 @@ def run_tick(settings: Settings, *, now: datetime | None = None, dry_run: bool =
         tick_id = store.start_tick(owner, clock.start, time.monotonic())
         error = None
         try:
-            if not _quiet(store, files, tz, clock.start):
+            # quiet only when nothing is due before the minute ends: a sub-minute slot in it is this tick's
+            if not _quiet(store, files, tz, clock.start.replace(second=59, microsecond=999999)):
                 catalog = load_catalog(settings, store, files=files, save=False)
                 report.warnings = [*settings.warnings, *catalog.warnings()]
                 report.invalid = [e.message for e in catalog.errors.values()]
+                faults.point("before-claim")
                 jobs = _decide(store, catalog, files, tz, clock.start, settings, owner, tick_id, report, write=True)
+                faults.point("after-claim")
                 _log_decisions(settings, report)
-                if jobs:
-                    from .executor import Executor
+                from .subminute import start_loop  # every(N).seconds: serve this minute's slots too
 
-                    Executor(store, settings, owner, tick_id, clock, report).run(jobs)
+                loop = start_loop(store, settings, catalog, tz, owner, tick_id, clock, report)
+                try:
+                    if jobs:
+                        from .executor import Executor
+
+                        Executor(store, settings, owner, tick_id, clock, report).run(jobs)
+                finally:
+                    if loop is not None:
+                        loop.join()
             _maintain(store, settings, clock())
         except BaseException as exc:
             error = str(exc) or type(exc).__name__

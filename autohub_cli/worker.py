@@ -25,8 +25,15 @@ def install_aliases() -> None:
 
 
 def watch_parent(interval: float = 0.5) -> None:
-    """End the whole process group if the supervising tick dies, so no run outlives its owner."""
+    """End the whole process group if the supervising tick dies, so no run outlives its owner.
+
+    A tick that died between starting this process and this check has already left it with a new
+    parent: $AUTOHUB_OWNER_PID (the tick's pid) tells, and the group ends before the task starts.
+    """
     parent = os.getppid()
+    owner = os.environ.get("AUTOHUB_OWNER_PID", "")
+    if owner.isdigit() and _reparented(int(owner), parent):
+        os.killpg(os.getpgid(0), 9)
 
     def watch() -> None:
         while True:
@@ -35,6 +42,24 @@ def watch_parent(interval: float = 0.5) -> None:
                 os.killpg(os.getpgid(0), 9)  # SIGKILL; the signal module is not worth importing
 
     threading.Thread(target=watch, name="autohub-parent-watch", daemon=True).start()
+
+
+def _reparented(owner: int, parent: int) -> bool:
+    """Whether the owner is gone and `parent` is whoever adopted us (an interpreter wrapper between
+    the owner and us is a parent whose own parent is the owner)."""
+    if owner == parent:
+        return False
+    try:
+        with open(f"/proc/{parent}/stat", encoding="ascii", errors="replace") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1]) != owner
+    except (OSError, ValueError, IndexError):  # no /proc: is the owner still there at all?
+        try:
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            pass
+        return False
 
 
 def load_task(path: str) -> types.ModuleType:
