@@ -73,19 +73,12 @@ class Executor:
 
         watch = monitor.run_started(self.settings, job)
         try:
-            from .deps import ready  # a task whose requirements are missing never starts into an ImportError
-
-            reason = ready(job.spec, self.settings)  # None, or why the run fails (may install first)
-            if reason is not None:
-                now = self.clock()
-                outcome = Outcome("failed", reason, None, now, now, "")
-            else:
-                outcome = execute(
-                    job,
-                    self.settings,
-                    clock=self.clock,
-                    on_start=lambda pid: self.store.mark_started(job.run_id, pid, self.clock()),
-                )
+            outcome = execute(
+                job,
+                self.settings,
+                clock=self.clock,
+                on_start=lambda pid: self.store.mark_started(job.run_id, pid, self.clock()),
+            )
         finally:
             with self.lock:
                 self.active.discard(job.run_id)

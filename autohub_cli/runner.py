@@ -121,9 +121,14 @@ def execute(
     on_start: Callable[[int], None] | None = None,
 ) -> Outcome:
     """Run the job's task to its end and say how it ended. Never raises for what the task does."""
+    from .deps import ready
+
     spec = job.spec
     output = _Output(job, settings, echo)
     started = clock()
+    reason = ready(spec, settings)  # missing requirements: installed first, or the run fails unstarted
+    if reason is not None:
+        return _outcome("failed", reason, None, started, clock(), output)
     try:
         proc = subprocess.Popen(
             [python_for(spec, settings), "-m", "autohub_cli.worker", spec.path],

@@ -9,7 +9,8 @@ suspended, and is never stepped) and the boot id. Comparing consecutive ticks of
 
 - another boot id: the host rebooted (was off, or restarted) in between;
 - same boot, wall time advanced more than monotonic time: the host slept, or the wall clock was
-  stepped forward (told apart by the host's total time asleep since boot, from CLOCK_BOOTTIME);
+  stepped forward (told apart by the time asleep between the two ticks, from the CLOCK_BOOTTIME each
+  tick records; for ticks without it, by the host's total time asleep since boot);
 - same boot, wall time advanced less than monotonic time: the wall clock was stepped back;
 - same boot, both advanced alike but by more than `STALE`: the host was up and no tick ran (the
   trigger failed: crontab line removed, cron stopped, or the tick itself failing).
@@ -47,6 +48,7 @@ class Mark:
     boot_id: str
     host: str
     tick_id: int | None = None  # None: this process, now
+    boottime: float | None = None  # CLOCK_BOOTTIME: monotonic time plus time asleep
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,8 @@ def _between(
             f"{_short(a.wall)} and {later}; slots already handled are not run again",
         )
     if drift > tolerance:
+        if a.boottime is not None and b.boottime is not None:  # exact: how long the host slept in between
+            asleep, current_boot = (b.boottime - a.boottime) - (b.mono - a.mono), a.boot_id
         if asleep is not None and a.boot_id == current_boot and asleep + tolerance >= drift:
             return event(
                 "suspend",
@@ -309,10 +313,14 @@ def assess(ticks: list[Any], now: datetime, *, cron: Any, scheduled: int, real_n
     warnings: list[str] = []
     last = ticks[0] if ticks else None
     info = _tick_info(last, now) if last else None
-    marks = [Mark(t.started_at, t.monotonic, t.boot_id, t.host, t.id) for t in reversed(ticks)]
+    marks = [
+        Mark(t.started_at, t.monotonic, t.boot_id, t.host, t.id, getattr(t, "boottime", None)) for t in reversed(ticks)
+    ]
     here = hostname()
     if real_now:  # this process is a witness of "now" for its own host
-        marks.append(Mark(now, time.monotonic(), boot_id(), here))
+        from .tick import boottime
+
+        marks.append(Mark(now, time.monotonic(), boot_id(), here, None, boottime()))
     events = clock_events(
         marks, current_boot=boot_id() if real_now else None, asleep_since_boot=asleep_since_boot() if real_now else None
     )

@@ -113,6 +113,7 @@ class TickRow:
     pid: int
     boot_id: str
     monotonic: float
+    boottime: float | None
     due: int
     ran: int
     skipped: int
@@ -198,6 +199,10 @@ _MIGRATIONS: tuple[str, ...] = (
         size INTEGER NOT NULL,
         result TEXT NOT NULL
     );
+    """,
+    # 2: CLOCK_BOOTTIME at each tick, so that `status` tells a suspend from a clock stepped forward
+    """
+    ALTER TABLE ticks ADD COLUMN boottime REAL
     """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -474,11 +479,11 @@ class SQLiteStore:
 
     # --- ticks ----------------------------------------------------------------------------
 
-    def start_tick(self, owner: Owner, started_at: datetime, monotonic: float) -> int:
+    def start_tick(self, owner: Owner, started_at: datetime, monotonic: float, boottime: float | None = None) -> int:
         with self._guard():
             cur = self.db.execute(
-                "INSERT INTO ticks (started_at, host, pid, boot_id, monotonic) VALUES (?, ?, ?, ?, ?)",
-                (ts(started_at), owner.host, owner.pid, owner.boot_id, monotonic),
+                "INSERT INTO ticks (started_at, host, pid, boot_id, monotonic, boottime) VALUES (?, ?, ?, ?, ?, ?)",
+                (ts(started_at), owner.host, owner.pid, owner.boot_id, monotonic, boottime),
             )
             return int(cur.lastrowid or 0)
 
@@ -509,6 +514,7 @@ class SQLiteStore:
                 r["pid"],
                 r["boot_id"],
                 r["monotonic"],
+                r["boottime"],
                 r["due"],
                 r["ran"],
                 r["skipped"],
@@ -652,21 +658,20 @@ class SQLiteStore:
 
     # --- monitoring queries ---
 
-    def final_runs(self, task: str, before_id: int | None = None, limit: int = 100) -> list[Run]:
-        """The task's finished runs (before run `before_id`) that ended their slot, newest first.
+    def final_runs(self, task: str, limit: int = 1000) -> list[Run]:
+        """The task's newest `limit` finished runs that ended their slot, newest claim first.
 
         A failed attempt that a retry followed did not end its slot and is left out, as are skipped
-        slots and abandoned runs: what is left is the history of outcomes that failure streaks are
-        counted on.
+        slots and abandoned runs: what is left is the history that failure streaks are counted on.
         """
         with self._guard():
             rows = self.db.execute(
-                "SELECT * FROM runs r WHERE r.task = ? AND r.id < ?"
+                "SELECT * FROM runs r WHERE r.task = ?"
                 " AND r.status IN ('success', 'failed', 'timeout', 'killed', 'crashed')"
                 " AND NOT EXISTS (SELECT 1 FROM runs n WHERE n.task = r.task AND n.slot = r.slot"
                 " AND n.attempt > r.attempt AND n.trigger != 'manual' AND n.status != 'skipped')"
                 " ORDER BY r.id DESC LIMIT ?",
-                (task, before_id if before_id is not None else 2**62, limit),
+                (task, limit),
             ).fetchall()
         return [_run(r) for r in rows]
 

@@ -88,7 +88,7 @@ def run_tick(settings: Settings, *, now: datetime | None = None, dry_run: bool =
             report.invalid = [e.message for e in catalog.errors.values()]
             _decide(store, catalog, files, tz, clock.start, settings, owner, None, report, write=False)
             return report
-        tick_id = store.start_tick(owner, clock.start, time.monotonic())
+        tick_id = store.start_tick(owner, clock.start, time.monotonic(), boottime())
         error = None
         try:
             # quiet only when nothing is due before the minute ends: a sub-minute slot in it is this tick's
@@ -111,7 +111,7 @@ def run_tick(settings: Settings, *, now: datetime | None = None, dry_run: bool =
                 finally:
                     if loop is not None:
                         loop.join()
-            _maintain(store, settings, clock())
+            _maintain(store, settings, clock.start)  # decided on the tick's own time, as slots are
         except BaseException as exc:
             error = str(exc) or type(exc).__name__
             raise
@@ -124,6 +124,14 @@ def run_tick(settings: Settings, *, now: datetime | None = None, dry_run: bool =
         return report
     finally:
         store.close()
+
+
+def boottime() -> float | None:
+    """CLOCK_BOOTTIME: like the monotonic clock, but it also counts time asleep (Linux)."""
+    try:
+        return time.clock_gettime(time.CLOCK_BOOTTIME)
+    except (AttributeError, OSError):
+        return None
 
 
 def _quiet(store: SQLiteStore, files: list[FileStat], tz: tzinfo, now: datetime) -> bool:

@@ -117,3 +117,23 @@ def test_backups_are_taken_kept_and_restored(project):
     assert 0 < len(restored) <= runs_before
     assert project.query("PRAGMA integrity_check") == [("ok",)]
     project.tick("2026-11-27T12:05:05Z")  # and the scheduler carries on
+
+
+def test_a_version_1_database_is_migrated_forward_keeping_its_data(tmp_path):
+    import autohub_cli.store as store_module
+
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    for statement in store_module._statements(store_module._MIGRATIONS[0]):
+        db.execute(statement)
+    db.execute("PRAGMA user_version = 1")
+    db.execute(
+        "INSERT INTO ticks (started_at, host, pid, boot_id, monotonic) VALUES ('2026-11-27T10:00:00.000000+00:00', 'h', 1, 'b', 1.0)"
+    )
+    db.commit()
+    db.close()
+    store = SQLiteStore(path)
+    assert store.schema_version() == SCHEMA_VERSION == 2
+    (tick,) = store.last_ticks(1)
+    assert tick.host == "h" and tick.boottime is None
+    store.close()
