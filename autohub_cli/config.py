@@ -6,7 +6,6 @@ what was found; unknown keys and keys that only made sense for the original daem
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -344,6 +343,8 @@ def parse_settings(data: dict[str, Any], *, root: Path, config_file: Path) -> Se
 
 
 def _did_you_mean(word: str, options: list[str]) -> str:
+    import difflib  # only when there is something to suggest
+
     close = difflib.get_close_matches(word, options, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
