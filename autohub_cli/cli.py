@@ -51,7 +51,9 @@ def console(stderr: bool = False) -> Any:
 
 
 def fail(message: str, code: int = ENVIRONMENT) -> NoReturn:
-    console(stderr=True).print(f"[bold red]autohub:[/] {message}", markup=True)
+    from rich.markup import escape
+
+    console(stderr=True).print(f"[bold red]autohub:[/] {escape(message)}", markup=True)
     raise typer.Exit(code)
 
 

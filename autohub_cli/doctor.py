@@ -6,11 +6,8 @@ that need what a failed check would have given (settings, the task list) are ski
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -116,98 +113,28 @@ def _tasks(settings: Any) -> tuple[Any, Check]:
 
 
 def _dependencies(settings: Any, catalog: Any) -> Check:
-    from .runner import python_for
+    """Each task's requirements in the environment it runs in: the tick's own check, which installs nothing."""
+    from .deps import environment_label, missing_requirements
 
-    python = python_for(settings)
-    # tasks with `isolated: true` get an environment of their own (state/envs/), built by install-deps
-    wanted = {name: spec for name, spec in catalog.specs.items() if not getattr(spec, "isolated", False)}
-    isolated = sorted(set(catalog.specs) - set(wanted))
-    try:
-        version, installed = _interpreter_facts(
-            python, sorted({_dist(r) for s in wanted.values() for r in s.dependencies})
-        )
-    except (OSError, ValueError, subprocess.SubprocessError) as exc:
-        return Check(
-            "dependencies",
-            FAIL,
-            f"cannot ask the task interpreter {python}: {exc}",
-            "check virtual_env.path in the config",
-        )
-    from packaging.requirements import Requirement
-    from packaging.version import InvalidVersion, Version
-
-    problems, missing, needing = [], [], []
-    for name, spec in sorted(wanted.items()):
-        try:
-            if Version(version) < Version(spec.python_version):
-                problems.append(f"{name} needs Python >= {spec.python_version}, the task interpreter is {version}")
-        except InvalidVersion:
-            pass
-        for text in spec.dependencies:
-            req = Requirement(text)
-            if req.marker is not None and python == sys.executable and not req.marker.evaluate():
-                continue
-            have = installed.get(_dist(text))
-            if have is None:
-                problems.append(f"{name} needs {text}: not installed")
-                missing.append(text)
-                needing.append(name)
-            elif req.specifier and not req.specifier.contains(have, prereleases=True):
-                problems.append(f"{name} needs {text}: {have} is installed")
-                missing.append(text)
-                needing.append(name)
-    if problems:
-        fix = "use a newer interpreter (virtual_env.path)"
+    problems, needing = [], []
+    for name, spec in sorted(catalog.specs.items()):
+        missing = missing_requirements(spec, settings)
         if missing:
-            tasks = " ".join(sorted(set(needing)))
-            pip = " ".join(_quote(m) for m in missing)
-            fix = f"autohub install-deps {tasks} (or: {python} -m pip install {pip})"
-        return Check("dependencies", FAIL, "; ".join(problems), fix)
-    count = sum(len(s.dependencies) for s in wanted.values())
-    note = f"; not checked here: {', '.join(isolated)} (isolated: true)" if isolated else ""
-    return Check("dependencies", PASS, f"{count} requirement(s) satisfied by {python} (Python {version}){note}")
+            problems.append(f"{name} lacks {', '.join(missing)} in {environment_label(spec, settings)}")
+            needing.append(name)
+    if problems:
+        return Check("dependencies", FAIL, "; ".join(problems), f"autohub install-deps {' '.join(needing)}")
+    count = sum(len(s.dependencies) for s in catalog.specs.values())
+    return Check("dependencies", PASS, f"{count} requirement(s) of {len(catalog.specs)} task(s) satisfied")
 
 
-def _dist(requirement: str) -> str:
-    from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
+def _restore_hint(settings: Any) -> str:
+    from .store import backups_dir, list_backups
 
-    return str(canonicalize_name(Requirement(requirement).name))
-
-
-def _quote(text: str) -> str:
-    import shlex
-
-    return shlex.quote(text)
-
-
-_PROBE = """
-import json, sys
-from importlib import metadata
-out = {}
-for name in sys.argv[1:]:
-    try:
-        out[name] = metadata.version(name)
-    except metadata.PackageNotFoundError:
-        pass
-print(json.dumps({"version": "%d.%d.%d" % sys.version_info[:3], "installed": out}))
-"""
-
-
-def _interpreter_facts(python: str, names: list[str]) -> tuple[str, dict[str, str]]:
-    if python == sys.executable:
-        from importlib import metadata
-
-        found = {}
-        for name in names:
-            try:
-                found[name] = metadata.version(name)
-            except metadata.PackageNotFoundError:
-                pass
-        return "{}.{}.{}".format(*sys.version_info[:3]), found
-    proc = subprocess.run([python, "-c", _PROBE, *names], capture_output=True, text=True, timeout=60, check=True)
-    data = json.loads(proc.stdout)
-    return data["version"], data["installed"]
+    newest = next(iter(list_backups(backups_dir(settings))), None)
+    if newest is None:
+        return f"no backup in {backups_dir(settings)}: move the file aside; the next tick starts a new state"
+    return f"restore the newest backup, {newest}: autohub restore (the damaged file is kept beside it)"
 
 
 def _state(settings: Any) -> tuple[Check, list[Any] | None]:
@@ -217,7 +144,8 @@ def _state(settings: Any) -> tuple[Check, list[Any] | None]:
     try:
         store = open_store(settings)
     except StoreError as exc:
-        return Check("state", FAIL, str(exc), "fix the state database as the message says"), None
+        fix = _restore_hint(settings) if "corrupt" in str(exc) else "fix it as the message says"
+        return Check("state", FAIL, str(exc), fix), None
     try:
         version = store.schema_version()
         integrity = store.integrity_check()
@@ -226,7 +154,7 @@ def _state(settings: Any) -> tuple[Check, list[Any] | None]:
                 "state",
                 FAIL,
                 f"{path}: integrity check failed: {integrity}",
-                "move it aside and restore the newest copy from state/backups/",
+                _restore_hint(settings),
             ), None
         store.probe_write()
         ticks = store.last_ticks(1)

@@ -12,7 +12,7 @@ timeout: 120
 import sys
 import time
 
-from task_scheduler.decorators import every, repeat  # the original import: still works
+from task_scheduler.decorators import every, repeat  # the original import: works in every run
 
 from helpers import (
     create_task_logger,

@@ -65,10 +65,8 @@ def test_each_failure_names_its_fix(project, monkeypatch):
     assert code == 1 and data["ok"] is False
     assert by_name["tasks"]["status"] == "fail" and "broken.py" in by_name["tasks"]["detail"]
     assert by_name["dependencies"]["status"] == "fail"
-    assert (
-        "surely-not-installed-package-xyz" in by_name["dependencies"]["fix"]
-        and "pip install" in by_name["dependencies"]["fix"]
-    )
+    assert "surely-not-installed-package-xyz" in by_name["dependencies"]["detail"]
+    assert by_name["dependencies"]["fix"] == "autohub install-deps needs"
     assert by_name["cron"]["status"] == "fail" and by_name["cron"]["fix"] == "autohub cron install"
     assert by_name["last tick"]["status"] == "fail"
     assert by_name["secrets"]["status"] == "fail" and by_name["secrets"]["fix"] == f"chmod 600 {secrets}"
@@ -104,3 +102,14 @@ def test_a_missing_logs_folder_fails_the_disk_check(project, cron_installed):
     shutil.rmtree(project.root / "logs")
     code, _, by_name = checks(project)
     assert code == 1 and by_name["disk"]["status"] == "fail" and "does not exist" in by_name["disk"]["detail"]
+
+
+def test_a_corrupt_state_names_the_newest_backup(project):
+    project.config("scheduler:\n  timezone: UTC\ndatabase:\n  backup_interval: 60\n")
+    project.task("t")
+    project.tick("2026-11-27T10:00:30Z")
+    project.tick("2026-11-27T10:02:30Z")
+    project.db.write_bytes(b"not a database" * 100)
+    code, data, by_name = checks(project)
+    assert code == 1 and by_name["state"]["status"] == "fail"
+    assert "autohub-20261127-100230.db" in by_name["state"]["fix"] and "autohub restore" in by_name["state"]["fix"]

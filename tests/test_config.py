@@ -428,11 +428,6 @@ def test_validate_shows_config_warnings(root):
     assert "unknown key 'scheduler.max_paralel' (did you mean 'max_parallel'?)" in proc.stdout
 
 
-@pytest.mark.xfail(
-    reason="cli.fail() prints the message as rich markup: a value such as '[/x]' raises MarkupError and '[red]' "
-    "is swallowed; the fix is rich.markup.escape(message) in cli.fail()",
-    strict=False,
-)
 @pytest.mark.parametrize("value", ["'[/x]'", "'[red]loud'"])
 def test_a_value_that_looks_like_markup_is_shown_as_written(root, value):
     write(root, f"logging:\n  level: {value}\n")

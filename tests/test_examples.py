@@ -1,16 +1,18 @@
 """The example tasks, each run through `autohub run` in a project made by `autohub init`.
 
-The web scraper needs the network (and `requests`), so it is only validated here.
+The web scraper needs the network, so its logic is tested with a stub in place of `requests`.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
 import subprocess
 import sys
 import time
+import types
 from datetime import datetime
 from pathlib import Path
 
@@ -131,6 +133,37 @@ def test_the_web_scraper_declares_requests_and_saves_into_the_project():
     assert spec.dependencies == ("requests>=2.25",)
     assert spec.retry_count >= 1  # the network is the flaky part: it retries
     assert 'get_project_root() / "data"' in (REPO / "tasks" / "example_web_scraper.py").read_text()
+
+
+def test_the_web_scraper_parses_and_saves_a_snapshot_offline(made, monkeypatch):
+    """Its logic, with `requests` replaced by a stub: the real run needs the network."""
+    page = "<html><head><title> Example\n Domain </title></head><body><a href='https://iana.org/x'>x</a></body></html>"
+
+    class Response:
+        status_code = 200
+        text = page
+        content = page.encode()
+
+        def raise_for_status(self):
+            pass
+
+    fake = types.ModuleType("requests")
+    fake.get = lambda url, timeout, headers: Response()
+    monkeypatch.setitem(sys.modules, "requests", fake)
+    for name in ("AUTOHUB_RUN_ID", "AUTOHUB_TASK_TITLE", "AUTOHUB_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AUTOHUB_PROJECT_ROOT", str(made.root))
+    path = made.root / "tasks" / "example_web_scraper.py"
+    spec = importlib.util.spec_from_file_location("tasks.example_web_scraper", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.start()
+    snapshot = json.loads((made.root / "data" / "example_web_scraper" / "latest.json").read_text())
+    assert snapshot["url"] == "https://example.com/" and snapshot["status"] == 200
+    assert snapshot["title"] == "Example Domain" and snapshot["links"] == ["https://iana.org/x"]
+    assert f"fetch https://example.com/: SUCCESS | status=200 | bytes={len(page)} | links=1" in made.lines(
+        "Web Scraper"
+    )
 
 
 def test_a_tick_runs_the_examples_that_are_due(made):
