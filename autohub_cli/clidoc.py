@@ -1,7 +1,7 @@
 """The CLI reference (docs/cli.md), generated from the typer app itself so it cannot drift.
 
-    python -m autohub_cli.clidoc --write    # regenerate docs/cli.md
-    python -m autohub_cli.clidoc --check    # exit 1 when docs/cli.md is out of date
+    python -m autohub_cli.clidoc --write    # regenerate docs/cli.md and the README's command table
+    python -m autohub_cli.clidoc --check    # exit 1 when either is out of date
 
 `tests/test_cli_reference.py` runs the check, so a new command or option without a regenerated
 reference fails the tests.
@@ -9,11 +9,14 @@ reference fails the tests.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
+README = DOC.parents[1] / "README.md"
+START, END = "<!-- cli-summary:start -->", "<!-- cli-summary:end -->"
 
 HEADER = """# autohub command reference
 
@@ -57,6 +60,44 @@ def _commands(group: Any, ctx: Any, path: str) -> list[str]:
         if hasattr(command, "list_commands"):
             out.extend(_commands(command, sub, full))
     return out
+
+
+def summary() -> str:
+    """The README's table: every command with the first line of its help."""
+    import typer
+    import typer.main
+
+    from .cli import app
+
+    root = typer.main.get_command(app)
+    ctx = typer.Context(root, info_name="autohub")
+    rows = ["| command | what it does |", "|---|---|"]
+
+    def walk(group: Any, gctx: Any, path: str) -> None:
+        for name in group.list_commands(gctx):
+            command = group.get_command(gctx, name)
+            if command is None or getattr(command, "hidden", False):
+                continue
+            sub = typer.Context(command, info_name=name, parent=gctx)
+            if hasattr(command, "list_commands"):
+                walk(command, sub, f"{path} {name}")
+                continue
+            usage = " ".join(p for p in command.collect_usage_pieces(sub) if p != "[OPTIONS]")
+            usage = re.sub(r"\{(\w+)\}", lambda m: m.group(1).upper(), usage)
+            usage = re.sub(r"\[(\w+)\]", lambda m: f"[{m.group(1).upper()}]", usage)
+            first = (command.help or "").strip().splitlines()[0] if command.help else ""
+            rows.append(f"| `{path} {name}{' ' + usage if usage else ''}` | {_cell(first)} |")
+
+    walk(root, ctx, "autohub")
+    return "\n".join(rows) + "\n"
+
+
+def readme_with_summary(readme: str) -> str:
+    head, start, rest = readme.partition(START)
+    _, end, tail = rest.partition(END)
+    if not start or not end:
+        raise ValueError(f"{README} has no {START} ... {END} block")
+    return f"{head}{START}\n{summary()}{END}{tail}"
 
 
 def _section(command: Any, ctx: Any, path: str, *, level: int) -> str:
@@ -105,14 +146,17 @@ def _cell(text: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     text = render()
+    readme = README.read_text(encoding="utf-8")
     if args == ["--write"]:
         DOC.parent.mkdir(parents=True, exist_ok=True)
         DOC.write_text(text, encoding="utf-8")
+        README.write_text(readme_with_summary(readme), encoding="utf-8")
         return 0
     if args == ["--check"]:
         current = DOC.read_text(encoding="utf-8") if DOC.is_file() else ""
-        if current != text:
-            sys.stderr.write(f"{DOC} is out of date: run `python -m autohub_cli.clidoc --write`\n")
+        stale = [str(p) for p, ok in ((DOC, current == text), (README, readme == readme_with_summary(readme))) if not ok]
+        if stale:
+            sys.stderr.write(f"{', '.join(stale)} out of date: run `python -m autohub_cli.clidoc --write`\n")
             return 1
         return 0
     if not args:

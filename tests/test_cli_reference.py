@@ -56,3 +56,10 @@ def test_check_mode_reports_drift(tmp_path, monkeypatch, capsys):
     assert "out of date" in capsys.readouterr().err
     assert clidoc.main(["--write"]) == 0
     assert clidoc.main(["--check"]) == 0
+
+
+def test_readme_command_table_matches_the_app():
+    readme = clidoc.README.read_text(encoding="utf-8")
+    assert readme == clidoc.readme_with_summary(readme), "README.md's command table is out of date: run clidoc --write"
+    for line in clidoc.summary().splitlines()[2:]:
+        assert line in readme
