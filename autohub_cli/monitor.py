@@ -38,13 +38,15 @@ from . import __version__, logfiles
 from .store import FAILED
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from .config import FailureNotifySettings, Settings
     from .runner import Job
     from .store import Outcome, Run, SQLiteStore
     from .taskfile import TaskSpec
 
 BODY_LIMIT = 10_000  # bytes of output a finish ping carries (Healthchecks keeps up to 100 kB)
-STREAK_LOOKBACK = 1000  # final runs examined to measure a streak
+STREAK_LOOKBACK = 1000  # final runs (newest claims) examined to measure a streak
 NOTIFY_TIMEOUT = 30.0  # seconds a desktop notification through the project's helpers may take
 
 
@@ -235,7 +237,7 @@ def _notify_outcome(settings: Settings, store: SQLiteStore, job: Job, outcome: O
     failed = outcome.status in FAILED
     if failed and job.attempt <= job.spec.retry_count:
         return  # a retry follows: the slot has not ended yet
-    before = store.final_runs(job.spec.name, job.run_id, STREAK_LOOKBACK)
+    before = finished_before(store.final_runs(job.spec.name, STREAK_LOOKBACK), job.run_id, outcome.finished_at)
     was_failing = bool(before) and before[0].status in FAILED
     if failed and not was_failing:
         title, body = failure_message(settings, job, outcome, options.lines)
@@ -245,6 +247,17 @@ def _notify_outcome(settings: Settings, store: SQLiteStore, job: Job, outcome: O
     else:
         return
     deliver(settings, options, title, body, job.spec.name)
+
+
+def finished_before(runs: list[Run], run_id: int, finished_at: datetime) -> list[Run]:
+    """The runs that ended before this one, newest first: the order outcomes happened in.
+
+    Finishing order, not claim order: of two overlapping runs that fail together, the one that
+    finished second sees the first one's failure and stays quiet, whichever was claimed first.
+    """
+    mine = (finished_at, run_id)
+    earlier = [r for r in runs if r.id != run_id and r.finished_at is not None and (r.finished_at, r.id) < mine]
+    return sorted(earlier, key=lambda r: (r.finished_at, r.id), reverse=True)
 
 
 def _leading_failures(runs: list[Run]) -> list[Run]:

@@ -479,7 +479,7 @@ def _zone(name: Any, fail: Any) -> tzinfo:
         raise fail(f'the zone in .at() must be an IANA name such as "Europe/Amsterdam", found {_lit(name)}')
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder of zones, such as "Europe"
         raise fail(f'unknown time zone "{name}": expected an IANA name such as "Europe/Amsterdam"') from None
 
 

@@ -37,8 +37,8 @@ def unix(text: str) -> float:
 @pytest.fixture
 def busy(project):
     project.task("ok", 'print("fine")')
-    text = (project.root / "tasks" / "ok.py").read_text()  # a title with a quote and a backslash, verbatim
-    (project.root / "tasks" / "ok.py").write_text("r" + text.replace("---\n---", "---\ntitle: 'Say \"hi\" \\ there'\n---"))
+    path = project.root / "tasks" / "ok.py"  # a title with a quote and a backslash, verbatim
+    path.write_text("r" + path.read_text().replace("---\n---", "---\ntitle: 'Say \"hi\" \\ there'\n---"))
     project.task("bad", 'raise RuntimeError("nope")')
     project.task("off", enabled=False)
     project.task("by_hand", schedule=None)

@@ -84,6 +84,26 @@ def test_one_message_per_failure_streak_and_one_on_recovery(project, monkeypatch
     assert "after 3 failed run(s) since its 2026-11-27 10:02:00 UTC slot" in sim.sent[1][1]
 
 
+def test_overlapping_runs_failing_together_send_one_message(project, monkeypatch):
+    """Claimed A then B; B fails first, then A: the streak started once, by finishing order."""
+    sim = Sim(project, monkeypatch)
+    sim.run("success")
+    claimed = []
+    for minute in (2, 3):
+        slot = T0 + timedelta(minutes=minute)
+        with sim.store.transaction():
+            run_id = sim.store.insert_run("job", slot, 1, "schedule", "running")
+        job = Job(run_id, sim.spec, slot, 1, "schedule")
+        claimed.append((job, monitor.run_started(sim.settings, job)))
+    for offset, (job, watch) in zip((10, 20), reversed(claimed)):  # the later claim finishes first
+        end = T0 + timedelta(minutes=5, seconds=offset)
+        outcome = Outcome("failed", "exit code 1: outage", 1, job.slot, end, "")
+        sim.store.finish_run(job.run_id, outcome)
+        monitor.run_finished(watch, sim.store, outcome)
+    assert len(sim.sent) == 1
+    assert f"run {claimed[1][0].run_id}" in sim.sent[0][1]  # the one that failed first
+
+
 def test_the_first_run_failing_is_a_streak(project, monkeypatch):
     sim = Sim(project, monkeypatch)
     sim.run("killed")
