@@ -17,7 +17,7 @@ from . import __version__
 from .config import Settings
 
 if TYPE_CHECKING:
-    from .taskfile import TaskError, TaskSpec
+    from .spec import TaskError, TaskSpec
 
 CACHE_FORMAT = f"{__version__}/1"
 
@@ -84,6 +84,22 @@ def task_files(settings: Settings) -> list[os.DirEntry[str]]:
             f"{folder}: refusing to run tasks from a directory that any user can write to "
             f"(anyone could make cron run their code); fix it with: chmod o-w {folder}"
         )
+    # what else a run executes or obeys: modules on the project root (it is on sys.path), helpers/, the config
+    for path, what in (
+        (settings.root, "project folder"),
+        (settings.root / "helpers", "helpers folder"),
+        (settings.config_file.parent, "config folder"),
+        (settings.config_file, "config file"),
+    ):
+        try:
+            writable = path.stat().st_mode & stat.S_IWOTH
+        except OSError:
+            continue
+        if writable:
+            raise CatalogError(
+                f"{path}: refusing to run tasks from a project whose {what} any user can write to "
+                f"(anyone could make cron run their code); fix it with: chmod o-w {path}"
+            )
     pattern = settings.tasks.file_pattern
     entries = []
     with os.scandir(folder) as it:
@@ -102,7 +118,7 @@ def load_catalog(
     settings: Settings, store: Any | None = None, *, files: list[FileStat] | None = None, save: bool = True
 ) -> Catalog:
     """Parse every task file, reusing the store's cache for files whose (mtime, size) did not change."""
-    from .taskfile import TaskError, TaskSpec, parse_file
+    from .spec import TaskError, TaskSpec
 
     cache = store.parse_cache() if store is not None else {}
     fresh: dict[str, tuple[int, int, str]] = {}
@@ -124,6 +140,8 @@ def load_catalog(
         if cached and cached[0] == st.mtime_ns and cached[1] == st.size:
             result = _decode(cached[2])
         if result is None:
+            from .taskfile import parse_file  # the reader (ast, YAML) only for new or changed files
+
             result = parse_file(Path(path))
             fresh[path] = (st.mtime_ns, st.size, _encode(result))
         if isinstance(result, TaskSpec):
@@ -143,14 +161,14 @@ def load_catalog(
 
 
 def _encode(result: TaskSpec | TaskError) -> str:
-    from .taskfile import TaskSpec
+    from .spec import TaskSpec
 
     kind = "spec" if isinstance(result, TaskSpec) else "error"
     return json.dumps({"format": CACHE_FORMAT, "kind": kind, "data": result.to_dict()})
 
 
 def _decode(text: str) -> TaskSpec | TaskError | None:
-    from .taskfile import TaskError, TaskSpec
+    from .spec import TaskError, TaskSpec
 
     try:
         blob = json.loads(text)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -52,10 +51,31 @@ class Executor:
         beat = threading.Thread(target=self._heartbeat, args=(stop,), daemon=True)
         beat.start()
         try:
-            workers = max(1, min(self.settings.scheduler.max_parallel, len(groups)))
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="autohub-run") as pool:
-                for future in [pool.submit(self._run_group, group) for group in groups.values()]:
-                    future.result()
+            # plain threads pulling task groups off a list: concurrent.futures would cost the tick ~20 ms
+            # of imports (it pulls in logging) before the first child starts
+            pending = list(groups.values())
+            errors: list[BaseException] = []
+
+            def worker() -> None:
+                while True:
+                    with self.lock:
+                        if not pending:
+                            return
+                        group = pending.pop(0)
+                    try:
+                        self._run_group(group)
+                    except BaseException as exc:  # noqa: BLE001 - re-raised in the tick's thread below
+                        with self.lock:
+                            errors.append(exc)
+
+            count = max(1, min(self.settings.scheduler.max_parallel, len(pending)))
+            threads = [threading.Thread(target=worker, name=f"autohub-run-{i}") for i in range(count)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            if errors:
+                raise errors[0]
         finally:
             stop.set()
 

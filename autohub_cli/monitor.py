@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from .config import FailureNotifySettings, Settings
     from .runner import Job
     from .store import Outcome, Run, SQLiteStore
-    from .taskfile import TaskSpec
+    from .spec import TaskSpec
 
 BODY_LIMIT = 10_000  # bytes of output a finish ping carries (Healthchecks keeps up to 100 kB)
 STREAK_LOOKBACK = 1000  # final runs (newest claims) examined to measure a streak

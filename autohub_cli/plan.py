@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .schedule import Schedule
-    from .taskfile import TaskSpec
+    from .spec import TaskSpec
 
 RUN, SKIP = "run", "skip"
 

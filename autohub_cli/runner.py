@@ -23,7 +23,7 @@ from typing import IO
 from . import faults, logfiles, secrets
 from .config import Settings
 from .store import Outcome
-from .taskfile import TaskSpec
+from .spec import TaskSpec
 
 GRACE_SECONDS = 5.0
 TAIL_LINES = 200

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from .runner import Job
     from .schedule import Schedule
     from .store import SQLiteStore
-    from .taskfile import TaskSpec
+    from .spec import TaskSpec
     from .tick import Clock, TickReport
 
 SECOND_UNITS = ("second", "seconds")

@@ -11,12 +11,12 @@ from __future__ import annotations
 import ast
 import difflib
 import re
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .frontmatter import BARE, strip_bare_frontmatter
 from .schedule import Chain, ScheduleError, compile_chain
+from .spec import TaskError, TaskSpec
 
 FIELD_DEFAULTS: dict[str, Any] = {
     "title": None,  # the file stem
@@ -42,56 +42,6 @@ _DOC_BLOCK = re.compile(r"\A\s*---[ \t]*\r?\n(.*?)^---[ \t]*\r?$", re.DOTALL | r
 _VERSION = re.compile(r"^\d+(\.\d+){0,2}$")
 
 
-@dataclass(frozen=True)
-class TaskSpec:
-    name: str
-    path: str
-    title: str
-    description: str = ""
-    dependencies: tuple[str, ...] = ()
-    python_version: str = "3.8"
-    enabled: bool = True
-    timeout: int = 300
-    retry_count: int = 0
-    retry_delay: int = 60
-    catchup: str = "latest"
-    max_overdue: int = 86400
-    max_memory_mb: int | None = None
-    overlap: str = "skip"
-    isolated: bool = False
-    ping_url: str | None = None
-    schedule: Chain | None = None  # None: a manual task
-    frontmatter: str = "none"  # docstring | bare | none
-    warnings: tuple[str, ...] = field(default=(), compare=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TaskSpec:
-        data = dict(data)
-        data["dependencies"] = tuple(data["dependencies"])
-        data["warnings"] = tuple(data["warnings"])
-        if data["schedule"] is not None:
-            data["schedule"] = tuple((n, None if a is None else tuple(a)) for n, a in data["schedule"])
-        return cls(**data)
-
-
-@dataclass(frozen=True)
-class TaskError:
-    name: str
-    path: str
-    message: str  # "file:line: field: expected X, found Y"
-    warnings: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TaskError:
-        return cls(data["name"], data["path"], data["message"], tuple(data.get("warnings", ())))
-
-
 class _Invalid(Exception):
     def __init__(self, line: int | None, what: str) -> None:
         super().__init__(what)
@@ -113,6 +63,8 @@ def parse_file(path: Path, text: str | None = None) -> TaskSpec | TaskError:
     except _Invalid as exc:
         where = f"{path}:{exc.line}" if exc.line else str(path)
         return TaskError(name, str(path), f"{where}: {exc.what}", tuple(warnings))
+    except (RecursionError, MemoryError):  # Python's own parser gives up on code nested this deep
+        return TaskError(name, str(path), f"{path}: not valid Python: nested too deeply for Python to parse")
 
 
 def _parse(name: str, path: Path, text: str, warnings: list[str]) -> TaskSpec:
