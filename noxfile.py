@@ -39,3 +39,10 @@ def bench(session: nox.Session) -> None:
     """Tick cost against Python's start-up floor, printed as ratios."""
     session.install("-e", ".")
     session.run("python", "bench/tick_bench.py", *session.posargs)
+
+
+@nox.session
+def reliability(session: nox.Session) -> None:
+    """Load, races, faults and fuzzed input against real ticks, printed as one table (see docs/reliability.md)."""
+    session.install("-e", ".[test]")
+    session.run("python", "bench/reliability.py", *session.posargs)

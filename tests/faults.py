@@ -37,7 +37,8 @@ LEDGER = "ledger.txt"
 # The body of start() of a ledger task: one line per execution, written in one piece.
 LEDGER_BODY = """\
 import os
-line = " ".join([os.environ["AUTOHUB_TASK"], os.environ["AUTOHUB_SLOT"], os.environ["AUTOHUB_ATTEMPT"], str(os.getpid())])
+env = os.environ
+line = " ".join([env["AUTOHUB_TASK"], env["AUTOHUB_SLOT"], env["AUTOHUB_ATTEMPT"], str(os.getpid())])
 fd = os.open(os.path.join(os.environ["AUTOHUB_PROJECT_ROOT"], "ledger.txt"), os.O_WRONLY | os.O_APPEND | os.O_CREAT)
 os.write(fd, (line + "\\n").encode())
 os.close(fd)
@@ -106,7 +107,9 @@ def run(
     )
 
 
-def tick(root: Path, now: str, *, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def tick(
+    root: Path, now: str, *, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     return run(root, "tick", "--now", now, env=env, timeout=timeout)
 
 
@@ -151,6 +154,21 @@ def pid_alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (FileNotFoundError, IndexError):
         return False
+
+
+def worker_pids(task_file: str) -> list[int]:
+    """Live worker processes running `task_file` (what a dead tick must not leave behind)."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        try:
+            cmd = proc.info["cmdline"] or []
+            if proc.info["status"] != psutil.STATUS_ZOMBIE and "autohub_cli.worker" in cmd and task_file in cmd:
+                found.append(proc.pid)
+        except psutil.Error:
+            continue
+    return found
 
 
 # --- the state, read directly ----------------------------------------------------------------
@@ -216,6 +234,9 @@ class Audit:
         )
 
 
+AUDITS: list[Audit] = []  # every audit this process made: bench/reliability.py sums them
+
+
 def audit(root: Path, tasks: list[str], slots: list[str], *, strict_run: bool = True) -> Audit:
     """Every (task, slot) has exactly one first-attempt row and executed at most once.
 
@@ -267,6 +288,7 @@ def audit(root: Path, tasks: list[str], slots: list[str], *, strict_run: bool = 
             result.doubled.append(f"{task}@{slot}: executed without a row")
     open_rows = query(root, "SELECT task, slot, status FROM runs WHERE status IN ('running', 'pending')")
     result.stuck.extend(f"{t}@{norm(s)}: {st}" for t, s, st in open_rows if st == "running")
+    AUDITS.append(result)
     return result
 
 
@@ -414,3 +436,414 @@ def alarm(seconds: int, what: str) -> Iterator[None]:
 def clean_stderr(text: str) -> bool:
     """No traceback and no raw SQLite error reached the user."""
     return "Traceback" not in text and "sqlite3." not in text
+
+
+# --- bad input: what the fuzzers feed, and what must hold for each input ------------------------
+#
+# Each `check_*` takes one input and fails (AssertionError) unless autohub answered with a result
+# or with its own error type whose message names the file and the problem. Any other exception
+# escapes, and that is a bug: hypothesis then shrinks the input to the smallest that shows it.
+
+FUZZ_ROOT = Path("/nonexistent/autohub-fuzz")  # parse_file and parse_settings are given text, never read it
+FUZZ_CONFIG = FUZZ_ROOT / "config" / "config.yaml"
+
+VALID_TASKS = (
+    '"""\n---\ntitle: Backup\ntimeout: 60\nretry_count: 2\ncatchup: all\n---\n"""\n'
+    "from autohub_cli import repeat, every\n\n\n@repeat(every(10).minutes)\ndef start():\n    print('hi')\n",
+    '---\ntitle: Bare\nschedule: "*/5 * * * *"\nenabled: true\n---\nimport os\n\n\ndef start():\n    pass\n',
+    '"""\n---\ndependencies: ["requests>=2.25"]\npython_version: "3.10"\n---\n"""\n'
+    'from task_scheduler.decorators import repeat, every\n\n\n@repeat(every().day.at("10:30", "Europe/Amsterdam"))\n'
+    "async def start():\n    return 1\n",
+    '"""Plain docstring, no frontmatter."""\nfrom autohub_cli import repeat, cron\n\n\n'
+    '@repeat(cron("0 9 * * mon-fri"))\ndef start():\n    pass\n',
+    '# /// script\n# dependencies = ["rich"]\n# requires-python = ">=3.9"\n# ///\n'
+    'from autohub_cli import repeat, every\n\n\n@repeat(every(2).hours.at(":15"))\ndef start():\n    pass\n',
+    '"""\n---\nschedule: "@hourly"\nmax_overdue: 600\noverlap: allow\nmax_memory_mb: 100\n---\n"""\n'
+    "\ndef start():\n    pass\n",
+)
+
+CHAIN_NAMES = (
+    "every",
+    "cron",
+    "second",
+    "seconds",
+    "minute",
+    "minutes",
+    "hour",
+    "hours",
+    "day",
+    "days",
+    "week",
+    "weeks",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "at",
+    "to",
+    "until",
+    "do",
+    "tag",
+)
+CRON_PIECES = (
+    "*",
+    "*/5",
+    "*/0",
+    "0",
+    "59",
+    "60",
+    "23",
+    "24",
+    "1-5",
+    "5-1",
+    "1-31/2",
+    "L",
+    "W",
+    "15W",
+    "LW",
+    "5L",
+    "mon#2",
+    "mon#6",
+    "?",
+    "jan",
+    "JAN-MAR",
+    "mon-fri",
+    "sun",
+    "7",
+    "8",
+    "-1",
+    "1,2,3",
+    ",",
+    "",
+    "*/99999999999999999999",
+    "0x10",
+    "½",
+    "\x00",
+)
+TIME_TEXTS = ("10:30", "24:00", "23:59", ":15", ":60", "9:5", "10:30:00", "10:30:01", "", "noon", "10:30 ", "٠١:٠٠")
+ZONES = (
+    "UTC",
+    "Europe/Amsterdam",
+    "Europe",
+    "America",
+    "Etc/GMT+14",
+    "../etc/passwd",
+    "/etc/localtime",
+    "",
+    "\x00",
+    "Nope/Nope",
+)
+
+
+def strategies() -> Any:
+    """The hypothesis strategies, built on first use (hypothesis is a test dependency only)."""
+    from hypothesis import strategies as st
+
+    scalar = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**70), max_value=2**70),
+        st.floats(allow_nan=True),
+        st.text(max_size=30),
+        st.sampled_from(TIME_TEXTS + ZONES + CRON_PIECES),
+        st.dates(),
+    )
+    value = st.recursive(
+        scalar,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4),
+            st.dictionaries(
+                st.one_of(st.text(max_size=10), st.integers(), st.booleans(), st.none()), inner, max_size=4
+            ),
+        ),
+        max_leaves=12,
+    )
+    literal = st.one_of(
+        st.integers(min_value=-(2**40), max_value=2**40),
+        st.sampled_from(TIME_TEXTS + ZONES),
+        st.text(max_size=12),
+        st.floats(allow_nan=False),
+        st.booleans(),
+        st.none(),
+        st.binary(max_size=4),
+        st.tuples(st.integers(0, 60)),
+        st.lists(st.integers(0, 60), max_size=2),
+    )
+    call = st.tuples(
+        st.one_of(st.sampled_from(CHAIN_NAMES), st.text(max_size=8)),
+        st.one_of(st.none(), st.lists(literal, max_size=3).map(tuple)),
+    )
+    number = st.one_of(st.integers(-2, 70), st.sampled_from((0, 1, 59, 60, 23, 24, 3660, 3661, 2**63)), literal)
+    at_args = st.one_of(
+        st.tuples(st.sampled_from(TIME_TEXTS), st.sampled_from(ZONES)),
+        st.tuples(st.sampled_from(TIME_TEXTS)),
+        st.tuples(st.sampled_from(TIME_TEXTS), literal),
+        st.lists(literal, max_size=3).map(tuple),
+    )
+    shaped = st.builds(  # the shape of a real schedule: every(N).unit[.at(...)], so the deep checks are reached
+        lambda n, unit, at: (("every", n), (unit, None)) + ((("at", at),) if at is not None else ()),
+        st.one_of(st.just(()), number.map(lambda v: (v,))),
+        st.sampled_from(CHAIN_NAMES[2:19]),
+        st.one_of(st.none(), at_args),
+    )
+    chain = st.one_of(shaped, st.lists(call, max_size=5).map(tuple))
+    cron_text = st.one_of(
+        st.text(max_size=40),
+        st.lists(st.sampled_from(CRON_PIECES), min_size=3, max_size=7).map(" ".join),
+        st.sampled_from(("@hourly", "@DAILY", "@reboot", "@every 5m", "@", " @weekly ", "@yearly\n")),
+    )
+    from autohub_cli.taskfile import FIELD_DEFAULTS
+
+    frontmatter = st.dictionaries(
+        st.one_of(st.sampled_from(sorted(FIELD_DEFAULTS)), st.text(max_size=12)), value, max_size=6
+    )
+
+    def expression_text(parts: list[tuple[str, list[Any] | None]]) -> str:
+        return ".".join(n if a is None else f"{n}({', '.join(map(repr, a))})" for n, a in parts) or "every"
+
+    expression = st.one_of(
+        shaped.map(lambda c: expression_text([(n, None if a is None else list(a)) for n, a in c])),
+        st.lists(
+            st.tuples(st.sampled_from(CHAIN_NAMES), st.one_of(st.none(), st.lists(literal, max_size=2))), max_size=4
+        ).map(expression_text),
+    )
+
+    @st.composite
+    def task_from_parts(draw: Any) -> str:
+        import yaml
+
+        meta = draw(frontmatter)
+        try:
+            block = yaml.safe_dump(meta, allow_unicode=True) if meta else ""
+        except yaml.YAMLError:
+            block = repr(meta)
+        deco = draw(st.one_of(st.none(), expression, st.text(max_size=30)))
+        form = draw(st.sampled_from(("docstring", "bare", "none")))
+        head = {"docstring": f'"""\n---\n{block}---\n"""\n', "bare": f"---\n{block}---\n", "none": ""}[form]
+        decorator = f"@repeat({deco})\n" if deco is not None else ""
+        return f"{head}from autohub_cli import repeat, every, cron\n\n{decorator}def start():\n    pass\n"
+
+    @st.composite
+    def mutated_task(draw: Any) -> str:
+        text = draw(st.sampled_from(VALID_TASKS))
+        for _ in range(draw(st.integers(1, 4))):
+            op = draw(st.sampled_from(("delete", "insert", "replace", "duplicate", "swap", "truncate")))
+            at = draw(st.integers(0, max(len(text) - 1, 0)))
+            if op == "delete":
+                text = text[:at] + text[at + draw(st.integers(1, 20)) :]
+            elif op == "insert":
+                text = (
+                    text[:at]
+                    + draw(
+                        st.one_of(
+                            st.text(max_size=10),
+                            st.sampled_from(("---", '"""', "\n", ":", "@repeat(", "\t", "\r\n", "\x00")),
+                        )
+                    )
+                    + text[at:]
+                )
+            elif op == "replace":
+                text = text[:at] + draw(st.characters()) + text[at + 1 :]
+            elif op in ("duplicate", "swap"):
+                lines = text.splitlines(keepends=True) or [""]
+                i, j = draw(st.integers(0, len(lines) - 1)), draw(st.integers(0, len(lines) - 1))
+                if op == "duplicate":
+                    lines.insert(i, lines[j])
+                else:
+                    lines[i], lines[j] = lines[j], lines[i]
+                text = "".join(lines)
+            else:
+                text = text[:at]
+        return text
+
+    # machine-written code: an expression nested or chained deeper than Python's parser goes
+    deep_task = st.builds(
+        lambda n, op, where: where.replace("EXPR", op[0] * n + "1" + op[1] * n),
+        st.integers(1, 120_000),
+        st.sampled_from((("-", ""), ("1+", ""), ("not ", ""), ("(", ")"), ("[", "]"), ("f(", ")"), ("x.", ""))),
+        st.sampled_from(
+            ("x = EXPR\ndef start():\n    pass\n", "@repeat(every(EXPR).minutes)\ndef start():\n    pass\n")
+        ),
+    )
+
+    # YAML whose aliases repeat aliases ("billion laughs"): tiny text, a huge value once expanded
+    def laughs(width: int, depth: int, key: str) -> str:
+        names = [f"l{i}" for i in range(depth + 1)]
+        lines = [f"{names[0]}: &{names[0]} [{', '.join(['lol'] * width)}]"]
+        lines += [f"{n}: &{n} [{', '.join(['*' + p] * width)}]" for p, n in zip(names, names[1:])]
+        return "\n".join(lines) + f"\n{key}: *{names[-1]}\n"
+
+    bomb = st.builds(laughs, st.integers(2, 12), st.integers(1, 9), st.sampled_from(("title", "dependencies", "x")))
+    bomb_task = bomb.map(lambda y: f'"""\n---\n{y}---\n"""\ndef start():\n    pass\n')
+    bomb_config = st.builds(
+        lambda y, section: f"{section}:\n" + "".join(f"  {line}\n" for line in y.splitlines()),
+        bomb,
+        st.sampled_from(("scheduler", "virtual_env", "notify", "extra")),
+    )
+    config_keys: dict[str, list[str]] = {}
+    from autohub_cli import config as config_module
+
+    if not config_module._FIELDS:
+        config_module._register()
+    for key in config_module._FIELDS:
+        section, name = key.split(".", 1)
+        config_keys.setdefault(section, []).append(name)
+    config_keys.setdefault("notify", [])
+    config_data = st.dictionaries(
+        st.one_of(st.sampled_from(sorted(config_keys)), st.text(max_size=10)),
+        st.one_of(
+            value,
+            st.dictionaries(
+                st.one_of(
+                    st.sampled_from(sorted({n for names in config_keys.values() for n in names})), st.text(max_size=8)
+                ),
+                value,
+                max_size=5,
+            ),
+        ),
+        max_size=5,
+    )
+    config_text = st.one_of(
+        st.binary(max_size=200),
+        bomb_config.map(str.encode),
+        config_data.map(lambda d: _yaml_or_repr(d).encode("utf-8", "surrogatepass")),
+        st.sampled_from(
+            (
+                b"",
+                b"\xff\xfe",
+                b"scheduler: [",
+                b"- a\n- b\n",
+                b"scheduler:\n  timezone: Europe\n",
+                b"\x00",
+                b"a: &a [*a]\n",
+                b"scheduler: !!python/object:os.system {}\n",
+                b"!!binary AAAA\n",
+                "é: ü\n".encode("latin-1"),
+            )
+        ),
+    )
+    return {
+        "chain": chain,
+        "cron": cron_text,
+        "task_text": st.one_of(st.text(max_size=300), mutated_task(), task_from_parts(), deep_task, bomb_task),
+        "task_bytes": st.binary(max_size=200),
+        "config_data": config_data,
+        "config_bytes": config_text,
+    }
+
+
+def _yaml_or_repr(data: Any) -> str:
+    import yaml
+
+    try:
+        return yaml.safe_dump(data, allow_unicode=True)
+    except yaml.YAMLError:
+        return repr(data)
+
+
+def check_task_text(text: str, name: str = "fuzzed") -> str:
+    """parse_file on any text: a spec, or an error that starts with the file's path and says more."""
+    from autohub_cli.catalog import _decode, _encode
+    from autohub_cli.taskfile import TaskError, TaskSpec, parse_file
+
+    path = FUZZ_ROOT / "tasks" / f"{name}.py"
+    with alarm(30, f"parse_file of {len(text)} characters"):
+        result = parse_file(path, text)
+    assert isinstance(result, (TaskSpec, TaskError)), result
+    if isinstance(result, TaskError):
+        assert result.message.startswith(str(path)), result.message
+        assert len(result.message) > len(str(path)) + 5, result.message
+    assert _decode(_encode(result)) == result, "the parse cache does not give the same result back"
+    return "error" if isinstance(result, TaskError) else "spec"
+
+
+def check_task_bytes(data: bytes, folder: Path) -> str:
+    """parse_file on a file of any bytes (not UTF-8 included)."""
+    from autohub_cli.taskfile import TaskError, TaskSpec, parse_file
+
+    path = folder / "tasks" / "raw.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    result = parse_file(path)
+    assert isinstance(result, (TaskSpec, TaskError))
+    if isinstance(result, TaskError):
+        assert result.message.startswith(str(path)), result.message
+    return "error" if isinstance(result, TaskError) else "spec"
+
+
+def _check_schedule(schedule: Any) -> None:
+    start = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)  # a DST change in Europe
+    with alarm(20, f"next_after of {schedule.text}"):
+        t = start
+        for _ in range(3):
+            nxt = schedule.next_after(t)
+            assert nxt > t and nxt.tzinfo is not None, (schedule.text, t, nxt)
+            t = nxt
+    assert isinstance(schedule.key, str) and isinstance(schedule.describe(), str)
+
+
+def check_chain(chain: Any) -> str:
+    """compile_chain on any chain: a schedule whose slots move forward, or a ScheduleError that shows the expression."""
+    from autohub_cli.schedule import ScheduleError, compile_chain
+
+    try:
+        schedule = compile_chain(chain, UTC)
+    except ScheduleError as exc:
+        assert str(exc).strip(), "an empty error message"
+        return "error"
+    _check_schedule(schedule)
+    return "schedule"
+
+
+def check_cron(text: str) -> str:
+    from autohub_cli.schedule import ScheduleError, compile_cron
+
+    try:
+        schedule = compile_cron(text, UTC)
+    except ScheduleError as exc:
+        assert str(exc).strip(), "an empty error message"
+        return "error"
+    _check_schedule(schedule)
+    return "schedule"
+
+
+def check_config_data(data: Any) -> str:
+    """parse_settings on any mapping: settings, or a ConfigError naming the file, the key and what was expected."""
+    from autohub_cli.config import ConfigError, Settings, parse_settings
+
+    try:
+        settings = parse_settings(data, root=FUZZ_ROOT, config_file=FUZZ_CONFIG)
+    except ConfigError as exc:
+        assert str(exc).startswith(str(FUZZ_CONFIG)), str(exc)
+        assert "expected" in str(exc), str(exc)
+        return "error"
+    assert isinstance(settings, Settings)
+    assert all(w.startswith(str(FUZZ_CONFIG)) for w in settings.warnings), settings.warnings
+    return "settings"
+
+
+def check_config_bytes(data: bytes, folder: Path) -> str:
+    """load_settings on a config file of any bytes, with and without the config cache."""
+    from autohub_cli.config import ConfigError, Settings, load_settings
+
+    (folder / "config").mkdir(parents=True, exist_ok=True)
+    (folder / "state").mkdir(exist_ok=True)
+    path = folder / "config" / "config.yaml"
+    path.write_bytes(data)
+    (folder / "state" / ".config-cache.json").unlink(missing_ok=True)  # a new file, not an edit of the last
+    outcome = set()
+    for cached in (False, True, True):  # the second cached load reads the cache the first wrote
+        try:
+            with alarm(30, f"load_settings of {len(data)} bytes"):
+                settings = load_settings(str(folder), cached=cached)
+        except ConfigError as exc:
+            assert str(path) in str(exc), str(exc)
+            outcome.add("error")
+        else:
+            assert isinstance(settings, Settings)
+            outcome.add("settings")
+    assert len(outcome) == 1, f"the config cache changed the answer: {outcome}"
+    return outcome.pop()

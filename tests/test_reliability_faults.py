@@ -9,6 +9,7 @@ process. Helpers: tests/faults.py.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -34,6 +35,7 @@ from faults import (
     spawn_tick,
     tick,
     wait_for,
+    worker_pids,
     write_config,
 )
 
@@ -72,9 +74,12 @@ def test_a_tick_killed_at_any_stage_loses_and_doubles_nothing(project, stage):
     result = audit(project.root, TASKS, minutes("2026-11-27T10:01:00Z", 2))
     assert result.ok, str(result)
     statuses = dict(
-        ((task, status) for task, status in query(
-            project.root, "SELECT task, status FROM runs WHERE slot LIKE '2026-11-27T10:01%' AND attempt = 1"
-        ))
+        (
+            (task, status)
+            for task, status in query(
+                project.root, "SELECT task, status FROM runs WHERE slot LIKE '2026-11-27T10:01%' AND attempt = 1"
+            )
+        )
     )
     if stage == "before-claim":  # nothing was claimed: the next tick sees an overdue slot and records it
         assert set(statuses.values()) == {"skipped"}
@@ -115,20 +120,16 @@ def test_a_run_dies_with_its_tick_and_is_recorded_abandoned(project):
 
 def test_a_child_started_just_as_its_tick_dies_does_not_outlive_it(project):
     """`while-running` kills the tick right after the child is spawned, before the child can
-    watch its parent: the child must still notice that its tick is gone."""
+    watch its parent: the child must still notice that its tick is gone (it used not to, and ran
+    its task to the end as an orphan)."""
     _setup(project, tasks=["slow"], before=SLEEP_AT_10_01)
     killed = tick(project.root, "2026-11-27T10:01:05Z", env=fault_env("while-running"))
     assert killed.returncode == -signal.SIGKILL
-    pid_file = project.root / "started.pid"
-    # the child either never reached the task, or it did and then ended with its tick
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if pid_file.exists() and pid_file.read_text().strip():
-            wait_for(lambda: not pid_alive(int(pid_file.read_text())), 30, "the orphaned run ended")
-            break
-        time.sleep(0.1)
+    task_file = str(project.root / "tasks" / "slow.py")
+    wait_for(lambda: not worker_pids(task_file), 30, "the run whose tick died ended too")
     assert tick(project.root, "2026-11-27T10:02:05Z").returncode == 0
     assert query(project.root, "SELECT count(*) FROM runs WHERE status = 'running'") == [(0,)]
+    assert ("slow", "2026-11-27T10:01:00", 1) not in ledger(project.root)
 
 
 def test_ticks_killed_at_random_moments_never_corrupt_or_double(project):
@@ -190,12 +191,12 @@ def test_the_disk_filling_up_while_a_task_runs_is_a_clear_error_and_recovers(pro
         'if not os.path.exists("hogged"):\n'
         '    open("hogged", "w").close()\n'
         '    with open("state/hog", "ab") as f:\n'
-        '        try:\n'
-        '            for _ in range(100000):\n'
+        "        try:\n"
+        "            for _ in range(100000):\n"
         '                f.write(b"x" * 65536)\n'
-        '                f.flush()\n'
-        '        except OSError:\n'
-        '            pass\n'
+        "                f.flush()\n"
+        "        except OSError:\n"
+        "            pass\n"
     )
     _setup(project, tasks=["hog"], after=hog)
     root = project.root
@@ -255,7 +256,7 @@ def test_a_lock_taken_while_runs_are_running_is_a_clear_error_and_nothing_is_los
     proc = spawn_tick(project.root, "2026-11-27T10:01:05Z")
     wait_for(lambda: (project.root / "started").exists(), 60, "the task started")
     with hold_write_lock(project.db):
-        stdout, stderr = proc.communicate(timeout=120)
+        _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 3, (proc.returncode, stderr)
     assert "locked by another process" in stderr and clean_stderr(stderr), stderr
     after = tick(project.root, "2026-11-27T10:02:05Z")
@@ -280,7 +281,7 @@ def test_a_corrupt_database_is_refused_clearly_and_never_recreated(project, how)
     for args in (("tick", "--now", "2026-11-27T10:03:05Z"), ("history",), ("status",)):
         proc = project.cli(*args)
         assert proc.returncode == 3, (args, proc.returncode, proc.stdout, proc.stderr)
-        assert ("corrupt" in proc.stderr or "malformed" in proc.stderr), proc.stderr
+        assert "corrupt" in proc.stderr or "malformed" in proc.stderr, proc.stderr
         assert "state/backups" in proc.stderr and clean_stderr(proc.stderr), proc.stderr
         assert project.db.read_bytes() == damaged, f"autohub {args[0]} changed the damaged file"
     assert not ledger(project.root).get(("alpha", "2026-11-27T10:03:00", 1))
@@ -297,10 +298,12 @@ def test_doctor_names_the_latest_backup_of_a_corrupt_database(project):
         assert tick(project.root, f"2026-11-27T10:0{minute}:05Z").returncode == 0
     newest = sorted((project.root / "state" / "backups").glob("*.db"))[-1]
     corrupt(project.db, "garbage")
-    doctor = project.cli("doctor")
-    assert doctor.returncode != 0
-    assert newest.name in doctor.stdout + doctor.stderr, doctor.stdout + doctor.stderr
-    assert "autohub restore" in doctor.stdout + doctor.stderr
+    doctor = project.cli("doctor", "--json")
+    assert doctor.returncode == 1, doctor.stderr
+    (state,) = [c for c in json.loads(doctor.stdout)["checks"] if c["name"] == "state"]
+    assert state["status"] == "fail" and "corrupt" in state["detail"]
+    assert str(newest) in state["fix"] and "autohub restore" in state["fix"], state
+    assert project.db.read_bytes().startswith(b"autohub state, overwritten")  # doctor changed nothing
 
 
 # --- the clock jumps -----------------------------------------------------------------------------

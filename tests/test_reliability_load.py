@@ -10,7 +10,20 @@ from __future__ import annotations
 import time
 
 import pytest
-from faults import audit, clean_stderr, finish, integrity, ledger, ledger_task, minutes, query, run, spawn_tick, tick, write_config
+from faults import (
+    audit,
+    clean_stderr,
+    finish,
+    integrity,
+    ledger,
+    ledger_task,
+    minutes,
+    query,
+    run,
+    spawn_tick,
+    tick,
+    write_config,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +39,10 @@ def test_a_thousand_tasks_due_in_the_same_minute_each_run_once_and_are_recorded(
     first = tick(root, "2026-11-27T10:00:30Z")  # first seen: parsed and registered, nothing due yet
     assert first.returncode == 0 and clean_stderr(first.stderr), first.stderr
 
-    ticks = [spawn_tick(root, "2026-11-27T10:01:02Z"), spawn_tick(root, "2026-11-27T10:01:04Z", config=True, cwd=root.parent)]
+    ticks = [
+        spawn_tick(root, "2026-11-27T10:01:02Z"),
+        spawn_tick(root, "2026-11-27T10:01:04Z", config=True, cwd=root.parent),
+    ]
     readers = []
     # people look at the state while the load runs: reads never wait for the writers (WAL)
     for _ in range(20):  # bounded: at most 20 looks

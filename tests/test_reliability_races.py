@@ -10,7 +10,19 @@ from __future__ import annotations
 import time
 
 import pytest
-from faults import audit, clean_stderr, finish, integrity, ledger, ledger_task, minutes, query, spawn_tick, tick, write_config
+from faults import (
+    audit,
+    clean_stderr,
+    finish,
+    integrity,
+    ledger,
+    ledger_task,
+    minutes,
+    query,
+    spawn_tick,
+    tick,
+    write_config,
+)
 
 pytestmark = pytest.mark.slow
 
