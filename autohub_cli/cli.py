@@ -80,7 +80,8 @@ def settings_for(config: Path | None) -> Any:
 
 def parse_time(text: str, settings: Any) -> datetime:
     """ISO-8601; without an offset it is read in the scheduler's zone."""
-    from .config import parse_time as parse, resolve_timezone
+    from .config import parse_time as parse
+    from .config import resolve_timezone
 
     try:
         return parse(text, resolve_timezone(settings))  # type: ignore[no-any-return]
@@ -128,7 +129,9 @@ def tick(
     config: ConfigOption = None,
     now: Annotated[Optional[str], typer.Option("--now", help="Pretend the tick starts at this ISO-8601 time.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the decisions; run and write nothing.")] = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when a run failed or a task file is invalid.")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 1 when a run failed or a task file is invalid.")
+    ] = False,
 ) -> None:
     """Run what is due now, record it, exit. Cron runs this every minute.
 
@@ -327,7 +330,9 @@ def _escape(text: str) -> str:
 
 @app.command()
 def restore(
-    backup: Annotated[Optional[Path], typer.Argument(help="A backup file (default: the newest in state/backups/).")] = None,
+    backup: Annotated[
+        Optional[Path], typer.Argument(help="A backup file (default: the newest in state/backups/).")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Put a backup in place of the state database; the file it replaces is kept beside it.

@@ -154,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args == ["--check"]:
         current = DOC.read_text(encoding="utf-8") if DOC.is_file() else ""
-        stale = [str(p) for p, ok in ((DOC, current == text), (README, readme == readme_with_summary(readme))) if not ok]
+        stale = [
+            str(p) for p, ok in ((DOC, current == text), (README, readme == readme_with_summary(readme))) if not ok
+        ]
         if stale:
             sys.stderr.write(f"{', '.join(stale)} out of date: run `python -m autohub_cli.clidoc --write`\n")
             return 1

@@ -8,6 +8,7 @@ run the same `tick_main`, so their behaviour and messages are the same.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 OK, FAILED, USAGE, ENVIRONMENT = 0, 1, 2, 3
 
@@ -23,9 +24,9 @@ def main() -> None:
     app(prog_name="autohub")
 
 
-def _tick_options(args: list[str]) -> dict[str, object] | None:
+def _tick_options(args: list[str]) -> dict[str, Any] | None:
     """The tick's options, or None for anything else (help, a typo): typer then reports it."""
-    options: dict[str, object] = {"config": None, "now": None, "dry_run": False, "strict": False}
+    options: dict[str, Any] = {"config": None, "now": None, "dry_run": False, "strict": False}
     values = {"--config": "config", "-c": "config", "--now": "now"}
     flags = {"--dry-run": "dry_run", "--strict": "strict"}
     i = 0
@@ -59,7 +60,10 @@ def tick_main(config: str | None, now: str | None, dry_run: bool, strict: bool) 
             try:
                 when = parse_time(now, resolve_timezone(settings))
             except ValueError:
-                _say(f"Invalid value for '--now': expected an ISO-8601 time such as 2026-11-27T10:00:00+01:00, found {now!r}")
+                _say(
+                    "Invalid value for '--now': expected an ISO-8601 time such as "
+                    f"2026-11-27T10:00:00+01:00, found {now!r}"
+                )
                 return USAGE
         report = run_tick(settings, now=when, dry_run=dry_run)
     except (ConfigError, StoreError, CatalogError) as exc:

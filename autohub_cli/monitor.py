@@ -42,8 +42,8 @@ if TYPE_CHECKING:
 
     from .config import FailureNotifySettings, Settings
     from .runner import Job
-    from .store import Outcome, Run, SQLiteStore
     from .spec import TaskSpec
+    from .store import Outcome, Run, SQLiteStore
 
 BODY_LIMIT = 10_000  # bytes of output a finish ping carries (Healthchecks keeps up to 100 kB)
 STREAK_LOOKBACK = 1000  # final runs (newest claims) examined to measure a streak

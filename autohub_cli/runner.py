@@ -22,8 +22,8 @@ from typing import IO
 
 from . import faults, logfiles, secrets
 from .config import Settings
-from .store import Outcome
 from .spec import TaskSpec
+from .store import Outcome
 
 GRACE_SECONDS = 5.0
 TAIL_LINES = 200

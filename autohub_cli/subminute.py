@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from .procs import Owner
     from .runner import Job
     from .schedule import Schedule
-    from .store import SQLiteStore
     from .spec import TaskSpec
+    from .store import SQLiteStore
     from .tick import Clock, TickReport
 
 SECOND_UNITS = ("second", "seconds")

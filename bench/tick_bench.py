@@ -133,7 +133,10 @@ def dispatch_latency(rounds: int, tmp: Path) -> dict[str, float]:
         subprocess.run(tick_cmd(minute), cwd=root, check=True)
         latencies.append(float(marker.read_text()) - start)
         spawns.append(wall([PY, "-c", "pass"], root))
-    return {"tick start -> first line of start()": statistics.median(latencies), "python -c pass": statistics.median(spawns)}
+    return {
+        "tick start -> first line of start()": statistics.median(latencies),
+        "python -c pass": statistics.median(spawns),
+    }
 
 
 def fan_out(tasks: int, tmp: Path) -> dict[str, float]:
@@ -174,18 +177,46 @@ def main() -> None:
         for files in (1000, 10000):
             r = warm_tick(files, rounds, tmp)
             results[f"warm_{files}"] = r
-            rows.append((f"warm tick, nothing due, {files:,} files", _ms(r["tick"]), "import typer " + _ms(r["import typer"]), _x(r["tick"], r["import typer"])))
+            rows.append(
+                (
+                    f"warm tick, nothing due, {files:,} files",
+                    _ms(r["tick"]),
+                    "import typer " + _ms(r["import typer"]),
+                    _x(r["tick"], r["import typer"]),
+                )
+            )
             rows.append(("", "", "python -c pass " + _ms(r["python -c pass"]), _x(r["tick"], r["python -c pass"])))
         r = cold_tick(1000, max(1, rounds // 3), tmp)
         results["cold_1000"] = r
-        rows.append(("cold tick, first sight of 1,000 files", _ms(r["tick"]), "import typer " + _ms(r["import typer"]), _x(r["tick"], r["import typer"])))
+        rows.append(
+            (
+                "cold tick, first sight of 1,000 files",
+                _ms(r["tick"]),
+                "import typer " + _ms(r["import typer"]),
+                _x(r["tick"], r["import typer"]),
+            )
+        )
         r = dispatch_latency(rounds, tmp)
         results["dispatch"] = r
         first, spawn = r["tick start -> first line of start()"], r["python -c pass"]
-        rows.append(("dispatch: tick start -> first line of start()", _ms(first), "python -c pass " + _ms(spawn), _x(first, spawn)))
+        rows.append(
+            (
+                "dispatch: tick start -> first line of start()",
+                _ms(first),
+                "python -c pass " + _ms(spawn),
+                _x(first, spawn),
+            )
+        )
         r = fan_out(50 if args.quick else 200, tmp)
         results["fan_out"] = r
-        rows.append((f"fan-out: {int(r['ran'])} no-op tasks, max_parallel 8", _ms(r["wall"]), f"{r['per second']:.1f} tasks/s", ""))
+        rows.append(
+            (
+                f"fan-out: {int(r['ran'])} no-op tasks, max_parallel 8",
+                _ms(r["wall"]),
+                f"{r['per second']:.1f} tasks/s",
+                "",
+            )
+        )
         mb = peak_memory(10000, tmp)
         results["peak_rss_mb_10000"] = mb
         rows.append(("peak resident memory, 10,000 files", f"{mb:.1f} MB", "target 60 MB", f"{mb / 60:.2f}x"))
@@ -194,9 +225,9 @@ def main() -> None:
         return
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     header = ("measure", "autohub", "floor", "ratio")
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
     print(f"\n(median of {rounds} paired runs; python {sys.version.split()[0]}; {os.cpu_count()} cores)")
 
 

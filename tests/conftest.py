@@ -50,7 +50,9 @@ class Project:
         path.write_text(code)
         return path
 
-    def cli(self, *args: str, check: bool = False, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, check: bool = False, timeout: float = 120, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run the installed `autohub` command in the project, as cron or a user would."""
         full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
         proc = subprocess.run(

@@ -72,7 +72,18 @@ def test_history_json_has_the_documented_keys(project):
     project.tick("2026-11-27T10:00:30Z")
     project.tick("2026-11-27T10:02:05Z")
     rows = project.history()
-    keys = {"task", "slot", "trigger", "attempt", "status", "reason", "started_at", "finished_at", "duration", "exit_code"}
+    keys = {
+        "task",
+        "slot",
+        "trigger",
+        "attempt",
+        "status",
+        "reason",
+        "started_at",
+        "finished_at",
+        "duration",
+        "exit_code",
+    }
     assert rows and all(keys <= set(r) for r in rows)
     assert [r["status"] for r in rows] == ["success", "skipped"]
     assert rows[0]["slot"] == "2026-11-27T10:02:00+00:00"

@@ -110,6 +110,6 @@ def test_a_corrupt_state_names_the_newest_backup(project):
     project.tick("2026-11-27T10:00:30Z")
     project.tick("2026-11-27T10:02:30Z")
     project.db.write_bytes(b"not a database" * 100)
-    code, data, by_name = checks(project)
+    code, _, by_name = checks(project)
     assert code == 1 and by_name["state"]["status"] == "fail"
     assert "autohub-20261127-100230.db" in by_name["state"]["fix"] and "autohub restore" in by_name["state"]["fix"]

@@ -12,7 +12,12 @@ T0 = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
 def marks(wall_gap: float, mono_gap: float, boot_gap: float | None) -> list[Mark]:
     a = Mark(T0, 1000.0, "boot", "host", 1, None if boot_gap is None else 5000.0)
     b = Mark(
-        T0 + timedelta(seconds=wall_gap), 1000.0 + mono_gap, "boot", "host", 2, None if boot_gap is None else 5000.0 + boot_gap
+        T0 + timedelta(seconds=wall_gap),
+        1000.0 + mono_gap,
+        "boot",
+        "host",
+        2,
+        None if boot_gap is None else 5000.0 + boot_gap,
     )
     return [a, b]
 

@@ -9,7 +9,6 @@ import time
 from collections import Counter
 
 import pytest
-
 from conftest import AUTOHUB
 
 
@@ -137,7 +136,11 @@ def test_racing_ticks_run_each_slot_exactly_once(project):
     marks = project.root / "marks"
     marks.mkdir()
     for i in range(10):
-        project.task(f"t{i}", f"import os\nopen(os.path.join({str(marks)!r}, os.environ['AUTOHUB_TASK'] + '-' + os.environ['AUTOHUB_SLOT']), 'a').write('x')")
+        project.task(
+            f"t{i}",
+            f"import os\nname = os.environ['AUTOHUB_TASK'] + '-' + os.environ['AUTOHUB_SLOT']\n"
+            f"open(os.path.join({str(marks)!r}, name), 'a').write('x')",
+        )
     project.tick("2026-11-27T10:00:30Z")
     for minute in ("01", "02"):
         procs = [project.spawn_tick(f"2026-11-27T10:{minute}:0{i % 10}Z") for i in range(6)]

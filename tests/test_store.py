@@ -65,8 +65,12 @@ def test_a_locked_database_gives_a_clear_error(tmp_path, monkeypatch):
     path = tmp_path / "s.db"
     SQLiteStore(path).close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import sqlite3, time; db = sqlite3.connect({str(path)!r}, isolation_level=None);"
-         "db.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(30)"],
+        [
+            sys.executable,
+            "-c",
+            f"import sqlite3, time; db = sqlite3.connect({str(path)!r}, isolation_level=None);"
+            "db.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(30)",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -128,7 +132,8 @@ def test_a_version_1_database_is_migrated_forward_keeping_its_data(tmp_path):
         db.execute(statement)
     db.execute("PRAGMA user_version = 1")
     db.execute(
-        "INSERT INTO ticks (started_at, host, pid, boot_id, monotonic) VALUES ('2026-11-27T10:00:00.000000+00:00', 'h', 1, 'b', 1.0)"
+        "INSERT INTO ticks (started_at, host, pid, boot_id, monotonic)"
+        " VALUES ('2026-11-27T10:00:00.000000+00:00', 'h', 1, 'b', 1.0)"
     )
     db.commit()
     db.close()

@@ -128,7 +128,10 @@ def test_a_retry_happens_after_the_tick_that_failed_has_exited(project):
     assert project.history()[0]["status"] == "pending"
     project.tick("2026-11-27T10:02:10Z")  # a new process picks the retry up (and runs the 10:02 slot)
     rows = [r for r in reversed(project.history()) if r["slot"].startswith("2026-11-27T10:01")]
-    assert [(r["attempt"], r["status"], r["trigger"]) for r in rows] == [(1, "failed", "schedule"), (2, "failed", "retry")]
+    assert [(r["attempt"], r["status"], r["trigger"]) for r in rows] == [
+        (1, "failed", "schedule"),
+        (2, "failed", "retry"),
+    ]
     assert "RuntimeError: boom" in project.log("errors.log")
 
 
