@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .plan import RUN, Prior
+from .store import iso
 
 UTC = timezone.utc
 SUMMARY = re.compile(r"^overdue: slots from (\S+) up to (\S+) are older than max_overdue")
@@ -68,8 +69,6 @@ class Explanation:
     health: tuple[str, ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
-        def iso(dt: datetime | None) -> str | None:
-            return None if dt is None else dt.isoformat()
 
         return {
             "task": self.task,

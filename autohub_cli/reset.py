@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from .store import iso
+
 UTC = timezone.utc
 SUMMARY = "overdue: slots from "  # the planner's one-row summary of slots older than max_overdue
 
@@ -43,8 +45,6 @@ class ResetItem:
     cleared: int  # slot rows recorded as skipped
 
     def to_json(self) -> dict[str, Any]:
-        def iso(dt: datetime | None) -> str | None:
-            return None if dt is None else dt.isoformat()
 
         return {
             "task": self.task,

@@ -152,7 +152,7 @@ def execute(
         pump.start()
     cap_mb = spec.max_memory_mb or settings.scheduler.max_memory_usage
     status, reason = _supervise(proc, spec.timeout, cap_mb)
-    _kill_group(proc.pid, signal.SIGKILL)  # leftovers (background grandchildren) end with the run
+    kill_group(proc.pid, signal.SIGKILL)  # leftovers (background grandchildren) end with the run
     for pump in pumps:
         pump.join(timeout=5)
     code = proc.returncode
@@ -226,7 +226,7 @@ def _kill_tree(pid: int, sig: int) -> None:
         descendants = psutil.Process(pid).children(recursive=True)
     except psutil.Error:
         descendants = []
-    _kill_group(pid, sig)
+    kill_group(pid, sig)
     for child in descendants:
         try:
             child.send_signal(sig)
@@ -234,7 +234,8 @@ def _kill_tree(pid: int, sig: int) -> None:
             pass
 
 
-def _kill_group(pgid: int, sig: int) -> None:
+def kill_group(pgid: int, sig: int) -> None:
+    """Signal a process group; one that is already gone is fine."""
     try:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):

@@ -34,6 +34,11 @@ def ts(dt: datetime | None) -> str | None:
     return None if dt is None else dt.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def iso(dt: datetime | None) -> str | None:
+    """ISO-8601 with its offset, for JSON output."""
+    return None if dt is None else dt.isoformat()
+
+
 def from_ts(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
@@ -73,8 +78,6 @@ class Run:
     output_tail: str | None
 
     def to_json(self) -> dict[str, Any]:
-        def iso(dt: datetime | None) -> str | None:
-            return None if dt is None else dt.isoformat()
 
         return {
             "id": self.id,
@@ -243,9 +246,7 @@ class SQLiteStore:
         self.busy_ms = BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(
-                path, timeout=self.busy_ms / 1000, isolation_level=None, check_same_thread=False
-            )
+            self.db = sqlite3.connect(path, timeout=self.busy_ms / 1000, isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"{path}: cannot open the state database: {exc}") from None
         self.db.row_factory = sqlite3.Row
@@ -345,7 +346,6 @@ class SQLiteStore:
             sql = f"UPDATE tasks SET paused = ? WHERE name IN ({marks})"  # noqa: S608 - only placeholders
             cur = self.db.execute(sql, (int(paused), *names))
             return cur.rowcount
-
 
     # --- runs -----------------------------------------------------------------------------
 

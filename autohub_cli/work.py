@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from .runner import kill_group
 from .subminute import STOP_FILE_ENV
 
 UTC = timezone.utc
@@ -238,12 +239,12 @@ class Worker:
             _signal(proc, signal.SIGTERM)
         if family and _wait(tick.proc, KILL_AFTER):
             return
-        _kill_group(tick.proc.pid, signal.SIGTERM)  # a tick with nothing running, or one that did not end
+        kill_group(tick.proc.pid, signal.SIGTERM)  # a tick with nothing running, or one that did not end
         if _wait(tick.proc, KILL_AFTER):
             return
         for proc in [*_descendants(tick.proc.pid), *family]:  # runs it started meanwhile, too
             _signal(proc, signal.SIGKILL)
-        _kill_group(tick.proc.pid, signal.SIGKILL)
+        kill_group(tick.proc.pid, signal.SIGKILL)
         _wait(tick.proc, KILL_AFTER)
 
     # --- output -------------------------------------------------------------------------------
@@ -293,11 +294,6 @@ def _signal(proc: Any, sig: int) -> None:
         pass
 
 
-def _kill_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _remove(path: Path | None) -> None:
@@ -309,4 +305,3 @@ def _remove(path: Path | None) -> None:
         pass
     except OSError:
         pass
-
