@@ -155,11 +155,35 @@ def find_root(explicit: str | os.PathLike[str] | None = None, cwd: Path | None =
     )
 
 
+YAML_MAX_VALUES = 100_000  # more, from a few lines of text, is aliases of aliases ("billion laughs")
+
+
 def load_yaml_text(text: str) -> Any:
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    data = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    stack, count = [data], 0  # walked with a cap: aliases may expand a small text exponentially
+    while stack:
+        count += 1
+        if count > YAML_MAX_VALUES:
+            raise ValueError(f"aliases (*name) expand it to more than {YAML_MAX_VALUES:,} values")
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return data
+
+
+def show(value: Any) -> str:
+    """repr() for a message, cut short: a value is quoted, not dumped back whole."""
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxstring = short.maxother = 200
+    short.maxlevel, short.maxlist, short.maxdict = 3, 8, 8
+    return short.repr(value)
 
 
 def load_settings(
@@ -337,7 +361,7 @@ def parse_settings(data: dict[str, Any], *, root: Path, config_file: Path) -> Se
                 values[_ATTR.get(path, str(key))] = convert(raw)
             except (TypeError, ValueError) as exc:
                 why = f" ({exc})" if isinstance(exc, ValueError) and str(exc) else ""  # a converter's own hint
-                raise ConfigError(f"{config_file}: {path}: expected {expected}, found {raw!r}{why}") from None
+                raise ConfigError(f"{config_file}: {path}: expected {expected}, found {show(raw)}{why}") from None
         sections[section] = _SECTIONS[section](**values)
     return Settings(root=root, config_file=config_file, warnings=tuple(warnings), **sections)
 
@@ -350,7 +374,7 @@ def _did_you_mean(word: str, options: list[str]) -> str:
 
 
 def _kind(value: Any) -> str:
-    return f"{type(value).__name__} {value!r}"
+    return f"{type(value).__name__} {show(value)}"
 
 
 def _one_line(exc: BaseException) -> str:
@@ -489,7 +513,7 @@ def _notify(data: dict[str, Any], config_file: Path, warnings: list[str]) -> Not
             values[str(key)] = convert(raw)
         except (TypeError, ValueError) as exc:
             why = f" ({exc})" if str(exc) else ""
-            raise ConfigError(f"{config_file}: {path}: expected {expected}, found {raw!r}{why}") from None
+            raise ConfigError(f"{config_file}: {path}: expected {expected}, found {show(raw)}{why}") from None
     return NotifySettings(**values)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import difflib
 import re
+import warnings as python_warnings  # `warnings` names the task's own list below
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,9 @@ def _parse(name: str, path: Path, text: str, warnings: list[str]) -> TaskSpec:
         form, yaml_text, yaml_line = "bare", bare.group(1), 2
         code = strip_bare_frontmatter(text)
     try:
-        tree = ast.parse(code, filename=str(path))
+        with python_warnings.catch_warnings():  # e.g. an invalid escape: the run shows it; reading is silent
+            python_warnings.simplefilter("ignore")
+            tree = ast.parse(code, filename=str(path))
     except SyntaxError as exc:
         hint = " (a bare --- frontmatter block must be the very first line)" if code.lstrip().startswith("---") else ""
         raise _Invalid(exc.lineno, f"not valid Python: {exc.msg}{hint}") from None
@@ -172,7 +175,9 @@ def _check_fields(meta: dict[str, Any], path: Path, warnings: list[str], text: s
         except (TypeError, ValueError) as exc:
             detail = f" ({exc})" if str(exc) else ""
             at = _field_line(key, text, first)
-            raise _Invalid(at, f"{key}: expected {expected}, found {value!r}{detail}") from None
+            from .config import show
+
+            raise _Invalid(at, f"{key}: expected {expected}, found {show(value)}{detail}") from None
     return values
 
 

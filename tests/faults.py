@@ -14,6 +14,7 @@ audit compares the ledger with the `runs` table slot by slot.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import signal
@@ -446,6 +447,13 @@ def clean_stderr(text: str) -> bool:
 
 FUZZ_ROOT = Path("/nonexistent/autohub-fuzz")  # parse_file and parse_settings are given text, never read it
 FUZZ_CONFIG = FUZZ_ROOT / "config" / "config.yaml"
+MESSAGE_MAX = 5000  # an error message says what is wrong; it may quote the input, but never amplify it
+
+
+def short_enough(message: str, given: Any) -> bool:
+    """A message may quote the input (an expression, twice at most) but not expand it (an alias bomb)."""
+    return len(message) < MESSAGE_MAX + 3 * len(given)
+
 
 VALID_TASKS = (
     '"""\n---\ntitle: Backup\ntimeout: 60\nretry_count: 2\ncatchup: all\n---\n"""\n'
@@ -673,15 +681,21 @@ def strategies() -> Any:
     def laughs(width: int, depth: int, key: str) -> str:
         names = [f"l{i}" for i in range(depth + 1)]
         lines = [f"{names[0]}: &{names[0]} [{', '.join(['lol'] * width)}]"]
-        lines += [f"{n}: &{n} [{', '.join(['*' + p] * width)}]" for p, n in zip(names, names[1:])]
+        lines += [f"{n}: &{n} [{', '.join(['*' + p] * width)}]" for p, n in itertools.pairwise(names)]
         return "\n".join(lines) + f"\n{key}: *{names[-1]}\n"
 
-    bomb = st.builds(laughs, st.integers(2, 12), st.integers(1, 9), st.sampled_from(("title", "dependencies", "x")))
+    # at most 10**6 values: enough to show a blow-up, small enough that finding it cannot hang the suite
+    bomb = st.builds(laughs, st.integers(2, 10), st.integers(1, 5), st.sampled_from(("title", "dependencies", "x")))
     bomb_task = bomb.map(lambda y: f'"""\n---\n{y}---\n"""\ndef start():\n    pass\n')
     bomb_config = st.builds(
-        lambda y, section: f"{section}:\n" + "".join(f"  {line}\n" for line in y.splitlines()),
-        bomb,
-        st.sampled_from(("scheduler", "virtual_env", "notify", "extra")),
+        lambda width, depth, where: (
+            f"{where[0]}:\n" + "".join(f"  {line}\n" for line in laughs(width, depth, where[1]).splitlines())
+        ),
+        st.integers(2, 10),
+        st.integers(1, 5),
+        st.sampled_from(
+            (("scheduler", "timezone"), ("virtual_env", "find_links"), ("notify", "on_failure"), ("extra", "x"))
+        ),
     )
     config_keys: dict[str, list[str]] = {}
     from autohub_cli import config as config_module
@@ -756,6 +770,7 @@ def check_task_text(text: str, name: str = "fuzzed") -> str:
     if isinstance(result, TaskError):
         assert result.message.startswith(str(path)), result.message
         assert len(result.message) > len(str(path)) + 5, result.message
+        assert short_enough(result.message, text), f"a message of {len(result.message):,} characters"
     assert _decode(_encode(result)) == result, "the parse cache does not give the same result back"
     return "error" if isinstance(result, TaskError) else "spec"
 
@@ -819,6 +834,7 @@ def check_config_data(data: Any) -> str:
     except ConfigError as exc:
         assert str(exc).startswith(str(FUZZ_CONFIG)), str(exc)
         assert "expected" in str(exc), str(exc)
+        assert short_enough(str(exc), repr(data)), f"a message of {len(str(exc)):,} characters"
         return "error"
     assert isinstance(settings, Settings)
     assert all(w.startswith(str(FUZZ_CONFIG)) for w in settings.warnings), settings.warnings
@@ -841,6 +857,7 @@ def check_config_bytes(data: bytes, folder: Path) -> str:
                 settings = load_settings(str(folder), cached=cached)
         except ConfigError as exc:
             assert str(path) in str(exc), str(exc)
+            assert short_enough(str(exc), data), f"a message of {len(str(exc)):,} characters"
             outcome.add("error")
         else:
             assert isinstance(settings, Settings)

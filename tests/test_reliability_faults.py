@@ -133,16 +133,36 @@ def test_a_child_started_just_as_its_tick_dies_does_not_outlive_it(project):
 
 
 def test_ticks_killed_at_random_moments_never_corrupt_or_double(project):
-    """A storm of SIGKILLs at random moments (inside transactions too), each followed by a tick."""
-    _setup(project, config=CONFIG.replace("max_parallel: 2", "max_parallel: 3"))
+    """A storm of SIGKILLs, each followed by a tick: at random moments (inside transactions too) in
+    even minutes; in odd minutes once a run has started, so that the storm surely hits runs."""
+    started = project.root / "started.txt"
+    mark = (
+        'with open("started.txt", "a") as f:\n'
+        '    f.write(os.environ["AUTOHUB_SLOT"] + "\\n")\n'
+        "import time\n"
+        "time.sleep(0.3)\n"
+    )
+    _setup(project, config=CONFIG.replace("max_parallel: 2", "max_parallel: 3"), before=mark)
     rng = random.Random(6)
     for minute in range(1, 9):
         now = f"2026-11-27T10:{minute:02d}:05Z"
         procs = [spawn_tick(project.root, now) for _ in range(2)]
-        time.sleep(rng.uniform(0.0, 1.2))
-        for proc in procs:
-            if rng.random() < 0.8:
-                proc.kill()
+        if minute % 2:
+            slot = f"2026-11-27T10:{minute:02d}:00"
+            wait_for(
+                lambda: (
+                    slot in (started.read_text() if started.exists() else "")
+                    or all(p.poll() is not None for p in procs)
+                ),
+                60,
+                "a run started",
+            )
+            victims = procs
+        else:
+            time.sleep(rng.uniform(0.0, 1.2))
+            victims = [p for p in procs if rng.random() < 0.8]
+        for proc in victims:
+            proc.kill()
         for proc in procs:
             proc.communicate(timeout=120)
         assert integrity(project.root) == "ok"
@@ -150,6 +170,7 @@ def test_ticks_killed_at_random_moments_never_corrupt_or_double(project):
     assert final.returncode == 0 and clean_stderr(final.stderr), final.stderr
     result = audit(project.root, TASKS, minutes("2026-11-27T10:01:00Z", 9))
     assert result.ok, str(result)
+    assert query(project.root, "SELECT count(*) FROM runs WHERE status = 'abandoned'")[0][0] >= 3
     assert integrity(project.root) == "ok"
 
 
@@ -314,7 +335,9 @@ def test_the_clock_set_back_an_hour_runs_no_slot_again_and_nothing_stalls(projec
     for minute in (1, 2, 3):
         assert tick(project.root, f"2026-11-27T10:0{minute}:05Z").returncode == 0
     before = len(ledger(project.root))
-    for minute in (3, 4, 30, 59):  # an hour back, and the clock runs on towards the old "now"
+    for minute in (3, 4, 30, 31, 59):  # an hour back, and the clock runs on towards the old "now"
+        if minute == 30:  # a task file edited meanwhile is planned afresh: its cursor must hold too
+            ledger_task(project.root, "alpha", title="Alpha, edited while the clock was behind")
         back = tick(project.root, f"2026-11-27T09:{minute:02d}:05Z")
         assert back.returncode == 0 and back.stderr == "", back.stderr
     assert len(ledger(project.root)) == before  # no slot ran again
