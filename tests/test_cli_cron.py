@@ -7,19 +7,15 @@ survive) are taken out again before that comparison.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from crontab_util import crontab_tests_lock, read_crontab
 from typer.testing import CliRunner
 
 from autohub_cli.cli import app
@@ -33,28 +29,6 @@ needs_crontab = pytest.mark.skipif(
 
 def invoke(project, *args):
     return CliRunner().invoke(app, [*args, "--config", str(project.root)], env=ENV)
-
-
-@contextmanager
-def crontab_tests_lock() -> Iterator[None]:
-    """One crontab test at a time on this machine, across test runs: the crontab is shared by all."""
-    fd = os.open(
-        Path(tempfile.gettempdir()) / f"autohub-crontab-tests-{os.getuid()}.lock", os.O_RDWR | os.O_CREAT, 0o600
-    )
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def read_crontab() -> str | None:
-    proc = subprocess.run(["crontab", "-l"], capture_output=True, text=True)
-    if proc.returncode == 0:
-        return proc.stdout
-    if "no crontab for" in proc.stderr:
-        return None
-    pytest.skip(f"cannot read this user's crontab: {proc.stderr.strip()}")
 
 
 def write_crontab(text: str | None) -> None:

@@ -6,21 +6,18 @@ The crontab is saved first and must be exactly as it was at the end.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from crontab_util import crontab_tests_lock, read_crontab
 from typer.testing import CliRunner
 
 from autohub_cli import crontab
@@ -32,28 +29,6 @@ ENV = {"NO_COLOR": "1", "COLUMNS": "250"}
 AUTOHUB = str(Path(sys.executable).parent / "autohub")
 CRON = shutil.which("cron") or shutil.which("cron", path="/usr/sbin:/sbin:/usr/bin:/bin")
 TIMEOUT = 200.0  # seconds: a tick in each of the next two minutes, plus cron noticing the new crontab
-
-
-@contextmanager
-def crontab_tests_lock() -> Iterator[None]:
-    """One crontab test at a time on this machine, across test runs (the same lock as test_cli_cron)."""
-    fd = os.open(
-        Path(tempfile.gettempdir()) / f"autohub-crontab-tests-{os.getuid()}.lock", os.O_RDWR | os.O_CREAT, 0o600
-    )
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def read_crontab() -> str | None:
-    proc = subprocess.run(["crontab", "-l"], capture_output=True, text=True)
-    if proc.returncode == 0:
-        return proc.stdout
-    if "no crontab for" in proc.stderr:
-        return None
-    pytest.skip(f"cannot read this user's crontab: {proc.stderr.strip()}")
 
 
 @pytest.fixture
