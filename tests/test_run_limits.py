@@ -93,8 +93,8 @@ def test_failure_keeps_the_traceback_and_output_tail(project):
     assert "[Boom Task] before the crash" in project.log("tasks.log")
 
 
-@pytest.mark.slow
-def test_an_abandoned_run_is_found_after_sigkill_of_tick_and_task(project):
+def start_long_run(project) -> tuple[subprocess.Popen[bytes], int]:
+    """A real tick whose task is running (and has written its pid): (the tick, the task's pid)."""
     pidfile = project.root / "task.pid"
     project.task("long", f"import os, time\nopen({str(pidfile)!r}, 'w').write(str(os.getpid()))\ntime.sleep(120)")
     project.tick("2026-11-27T10:00:30Z")
@@ -102,7 +102,12 @@ def test_an_abandoned_run_is_found_after_sigkill_of_tick_and_task(project):
     deadline = time.monotonic() + 30
     while not pidfile.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
-    task_pid = int(pidfile.read_text())
+    return tick, int(pidfile.read_text())
+
+
+@pytest.mark.slow
+def test_an_abandoned_run_is_found_after_sigkill_of_tick_and_task(project):
+    tick, task_pid = start_long_run(project)
     os.kill(tick.pid, signal.SIGKILL)
     os.kill(task_pid, signal.SIGKILL)
     tick.wait()
@@ -115,16 +120,9 @@ def test_an_abandoned_run_is_found_after_sigkill_of_tick_and_task(project):
 
 @pytest.mark.slow
 def test_killing_only_the_tick_ends_its_task_too(project):
-    pidfile = project.root / "task.pid"
-    project.task("long", f"import os, time\nopen({str(pidfile)!r}, 'w').write(str(os.getpid()))\ntime.sleep(120)")
-    project.tick("2026-11-27T10:00:30Z")
-    tick = subprocess.Popen([AUTOHUB, "tick", "--now", "2026-11-27T10:01:05Z"], cwd=project.root)
-    deadline = time.monotonic() + 30
-    while not pidfile.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    tick, task_pid = start_long_run(project)
     os.kill(tick.pid, signal.SIGKILL)
     tick.wait()
-    task_pid = int(pidfile.read_text())
     deadline = time.monotonic() + 10
     while alive(task_pid) and time.monotonic() < deadline:
         time.sleep(0.1)
